@@ -27,6 +27,8 @@ terraform {
 }
 TF
 TF_CLI_CONFIG_FILE="$work/cli.tfrc" "$TOFU" -chdir="$work/cfg" providers schema -json > "$work/schema.json"
+# tfplugindocs finds a schema only under "pam" or the hashicorp namespace.
+sed -i 's#"registry.terraform.io/accessplane/pam"#"pam"#' "$work/schema.json"
 go tool tfplugindocs generate \
   --provider-name pam \
   --providers-schema "$work/schema.json" \

@@ -51,7 +51,7 @@ func prepareCLIEnv() string {
 	// A TF_CLI_CONFIG_FILE naming a missing file makes tofu print a warning on
 	// stdout, which breaks the harness's version parsing.
 	if f := os.Getenv("TF_CLI_CONFIG_FILE"); f != "" {
-		if _, err := os.Stat(f); err != nil {
+		if _, err := os.Stat(f); err != nil { //nolint:gosec // the path is the caller's own CLI config setting
 			_ = os.Unsetenv("TF_CLI_CONFIG_FILE")
 		}
 	}
@@ -114,7 +114,7 @@ func CLI() (CLIInfo, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, path, "version").Output()
+		out, err := exec.CommandContext(ctx, path, "version").Output() //nolint:gosec // the CLI under test, chosen by the person running the tests
 		if err != nil {
 			cliErr = fmt.Errorf("running %s version: %w", path, err)
 			return

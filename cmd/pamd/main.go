@@ -1,0 +1,188 @@
+// Command pamd is the PIM/PAM API server (`pamd serve`) and its operator CLI
+// (`pamd token create`, `pamd audit verify`).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/clock"
+	"github.com/accessplane/terraform-provider-pam/internal/daemon"
+	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
+)
+
+// version is set at release with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := newRoot(os.Stdout, os.Stderr).Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "pamd",
+		Short:         "pamd is a privileged identity and access management API server",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newServe(stderr), newToken(stdout), newAudit(stdout), newRoles(stdout))
+	return root
+}
+
+func dbFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "db", envOr("PAMD_DB", daemon.DefaultDBPath), "SQLite database file (env PAMD_DB)")
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}
+
+func newServe(stderr io.Writer) *cobra.Command {
+	var listen, db, level, format string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server",
+		Long: `Run the API server. On a fresh database it installs an admin token: the one in
+PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(stderr, level, format)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			d, err := daemon.Start(ctx, daemon.Config{
+				Listen: listen, DBPath: db, BootstrapToken: os.Getenv("PAMD_BOOTSTRAP_TOKEN"),
+				BootstrapOut: stderr, Logger: log, Version: version,
+			})
+			if err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				log.Info("shutting down")
+			case err := <-d.Done():
+				log.Error("server stopped", "error", err)
+			}
+			return d.Close()
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", envOr("PAMD_LISTEN", daemon.DefaultListen), "host:port to listen on (env PAMD_LISTEN)")
+	dbFlag(cmd, &db)
+	cmd.Flags().StringVar(&level, "log-level", envOr("PAMD_LOG_LEVEL", "info"), "debug, info, warn or error (env PAMD_LOG_LEVEL)")
+	cmd.Flags().StringVar(&format, "log-format", envOr("PAMD_LOG_FORMAT", "text"), "text or json (env PAMD_LOG_FORMAT)")
+	return cmd
+}
+
+func newToken(stdout io.Writer) *cobra.Command {
+	token := &cobra.Command{Use: "token", Short: "Manage API tokens"}
+	var db, subject string
+	var groups, roles []string
+	var ttl time.Duration
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Issue a token and print it once",
+		Long: `Issue a token directly in the database and print it once on stdout; only its
+hash is stored. Server roles: ` + strings.Join(api.ServerRoles, ", ") + `.`,
+		Example: `  pamd token create --subject service_account:terraform --role admin
+  pamd token create --subject user:alice --group dba --role requester --ttl 8h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sqlite.Open(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			tok, _, err := daemon.CreateToken(cmd.Context(), st, clock.Real{}, daemon.TokenRequest{
+				Subject: subject, Groups: groups, ServerRoles: roles, TTL: ttl,
+				IssuedBy: api.AuditActor{Type: "system", ID: "pamd-cli"},
+			})
+			if cerr := st.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(stdout, tok)
+			return err
+		},
+	}
+	dbFlag(create, &db)
+	create.Flags().StringVar(&subject, "subject", "", "who the token acts as: user:NAME, group:NAME or service_account:NAME")
+	create.Flags().StringArrayVar(&groups, "group", nil, "group membership (repeatable)")
+	create.Flags().StringArrayVar(&roles, "role", nil, "server role (repeatable): "+strings.Join(api.ServerRoles, ", "))
+	create.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 8h; 0 means no expiry")
+	_ = create.MarkFlagRequired("subject")
+	token.AddCommand(create)
+	return token
+}
+
+// errVerifyFailed makes the command exit non-zero after printing the report.
+var errVerifyFailed = errors.New("audit chain verification failed")
+
+func newAudit(stdout io.Writer) *cobra.Command {
+	a := &cobra.Command{Use: "audit", Short: "Inspect the audit log"}
+	var db string
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit hash chain and report the first broken event",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := os.Stat(db); err != nil {
+				return fmt.Errorf("database %s: %w", db, err)
+			}
+			st, err := sqlite.Open(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = st.Close() }()
+			res, err := daemon.VerifyAudit(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintln(stdout, res.String()); err != nil {
+				return err
+			}
+			if !res.OK() {
+				return errVerifyFailed
+			}
+			return nil
+		},
+	}
+	dbFlag(verify, &db)
+	a.AddCommand(verify)
+	return a
+}

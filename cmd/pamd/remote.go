@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accessplane/terraform-provider-pam/internal/client"
+	"github.com/accessplane/terraform-provider-pam/internal/daemon"
+)
+
+// remote holds the flags of commands that talk to a running pamd through its
+// API (as opposed to the operator commands that open the store directly).
+type remote struct {
+	endpoint string
+	token    string
+	json     bool
+}
+
+// bind registers the connection flags; the token is read from PAM_TOKEN only,
+// never from a flag, so that it stays out of shell history and process lists.
+func (r *remote) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.endpoint, "endpoint", envOr("PAM_ENDPOINT", "http://"+daemon.DefaultListen), "pamd base URL (env PAM_ENDPOINT)")
+	cmd.Flags().BoolVar(&r.json, "json", false, "print JSON instead of a table")
+}
+
+func (r *remote) client() (*client.Client, error) {
+	r.token = os.Getenv("PAM_TOKEN")
+	if r.token == "" {
+		return nil, errors.New("no token: set PAM_TOKEN to a pamd token (see `pamd token create`)")
+	}
+	return client.New(client.Config{Endpoint: r.endpoint, Token: r.token, UserAgent: "pamd-cli/" + version})
+}
+
+// table writes rows aligned in columns, the first row being the header.
+func table(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range rows {
+		for i, cell := range row {
+			if i > 0 {
+				if _, err := fmt.Fprint(tw, "\t"); err != nil {
+					return err
+				}
+			}
+			if _, err := fmt.Fprint(tw, cell); err != nil {
+				return err
+			}
+		}
+		if _, err := fmt.Fprintln(tw); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func formatInt(v int64) string { return fmt.Sprintf("%d", v) }

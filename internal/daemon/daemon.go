@@ -1,0 +1,206 @@
+// Package daemon wires pamd together: it opens the store, installs the
+// bootstrap token, builds the HTTP server and owns the listener. Tests and the
+// pamd CLI start the whole server through Start.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/auth"
+	"github.com/accessplane/terraform-provider-pam/internal/clock"
+	"github.com/accessplane/terraform-provider-pam/internal/server"
+	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
+)
+
+// Defaults of Config.
+const (
+	DefaultListen = "127.0.0.1:8443"
+	DefaultDBPath = "pamd.db"
+	// BootstrapSubject owns the bootstrap admin token.
+	BootstrapSubject = "service_account:bootstrap"
+	shutdownTimeout  = 10 * time.Second
+)
+
+// Config configures a Daemon.
+type Config struct {
+	// Listen is host:port; "127.0.0.1:0" picks a free port. Default DefaultListen
+	// (loopback: exposing pamd is a deliberate act).
+	Listen string
+	// DBPath is the SQLite file, created with migrations on first start.
+	DBPath string
+	// BootstrapToken is the admin token installed on a fresh store; if empty a
+	// random one is generated and printed once to BootstrapOut.
+	BootstrapToken string
+	// BootstrapOut receives a generated bootstrap token (nil = os.Stderr).
+	BootstrapOut io.Writer
+	Logger       *slog.Logger // nil = discard
+	Clock        clock.Clock  // nil = clock.Real{}
+	Version      string
+}
+
+// Daemon is a running pamd.
+type Daemon struct {
+	cfg   Config
+	store store.Store
+	http  *http.Server
+	ln    net.Listener
+	url   string
+	done  chan error
+}
+
+// Start opens the store, installs the bootstrap token on a fresh store and
+// starts serving; it returns once the listener is bound. ctx bounds startup
+// only: stop the daemon with Close.
+func Start(ctx context.Context, cfg Config) (*Daemon, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.DBPath == "" {
+		cfg.DBPath = DefaultDBPath
+	}
+	if cfg.BootstrapOut == nil {
+		cfg.BootstrapOut = os.Stderr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.BootstrapToken != "" && !auth.Plausible(cfg.BootstrapToken) {
+		return nil, fmt.Errorf("bootstrap token must be %d-512 printable characters without spaces", auth.MinTokenLength)
+	}
+
+	st, err := sqlite.Open(ctx, cfg.DBPath)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, store: st, done: make(chan error, 1)}
+	if err := d.start(ctx); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	return d, nil
+}
+
+func (d *Daemon) start(ctx context.Context) error {
+	if err := d.bootstrap(ctx); err != nil {
+		return err
+	}
+	key, err := pageTokenKey(ctx, d.store)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		Store: d.store, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
+	})
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", d.cfg.Listen, err)
+	}
+	d.ln = ln
+	d.url = "http://" + ln.Addr().String()
+	d.http = &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(d.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		err := d.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		d.done <- err
+	}()
+	d.cfg.Logger.Info("pamd listening", "url", d.url, "db", d.cfg.DBPath, "version", d.cfg.Version)
+	return nil
+}
+
+// bootstrap installs the first admin token on a store that has none.
+func (d *Daemon) bootstrap(ctx context.Context) error {
+	var n int
+	if err := d.store.View(ctx, func(tx store.Tx) (err error) { n, err = tx.CountTokens(); return err }); err != nil {
+		return err
+	}
+	if n > 0 {
+		if d.cfg.BootstrapToken != "" {
+			var known bool
+			err := d.store.View(ctx, func(tx store.Tx) error {
+				_, err := tx.TokenByHash(auth.HashToken(d.cfg.BootstrapToken))
+				known = err == nil
+				if errors.Is(err, store.ErrNotFound) {
+					return nil
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if !known {
+				d.cfg.Logger.Warn("bootstrap token ignored: the store already has tokens; use `pamd token create`")
+			}
+		}
+		return nil
+	}
+	tok, rec, err := CreateToken(ctx, d.store, d.cfg.Clock, TokenRequest{
+		Subject: BootstrapSubject, ServerRoles: []string{api.ServerRoleAdmin}, Token: d.cfg.BootstrapToken,
+		IssuedBy: api.AuditActor{Type: "system", ID: "pamd"},
+	})
+	if err != nil {
+		return fmt.Errorf("install bootstrap token: %w", err)
+	}
+	d.cfg.Logger.Info("bootstrap admin token installed", "token_id", rec.ID, "subject", rec.Subject)
+	if d.cfg.BootstrapToken == "" {
+		// Printed once: only its hash is stored.
+		if _, err := fmt.Fprintf(d.cfg.BootstrapOut, "pamd bootstrap admin token (shown once, store it now): %s\n", tok); err != nil {
+			return fmt.Errorf("print bootstrap token: %w", err)
+		}
+	}
+	return nil
+}
+
+// URL is the base URL of the server, "http://127.0.0.1:PORT".
+func (d *Daemon) URL() string { return d.url }
+
+// Store exposes the store, for tests that inspect what the API wrote.
+func (d *Daemon) Store() store.Store { return d.store }
+
+// Done reports the serve loop's end (nil after a clean Close).
+func (d *Daemon) Done() <-chan error { return d.done }
+
+// IssueToken creates a non-expiring token for subject; used by tests.
+func (d *Daemon) IssueToken(ctx context.Context, subject string, groups, serverRoles []string) (string, error) {
+	tok, _, err := CreateToken(ctx, d.store, d.cfg.Clock, TokenRequest{
+		Subject: subject, Groups: groups, ServerRoles: serverRoles, IssuedBy: api.AuditActor{Type: "system", ID: "pamd"},
+	})
+	return tok, err
+}
+
+// Close stops accepting requests, waits up to 10s for those in flight, and
+// closes the store.
+func (d *Daemon) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := d.http.Shutdown(ctx)
+	if err != nil {
+		err = errors.Join(err, d.http.Close())
+	}
+	return errors.Join(err, d.store.Close())
+}

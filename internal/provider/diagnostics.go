@@ -1,0 +1,191 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/client"
+)
+
+// operation names what Terraform was doing, for diagnostic summaries and
+// details: {"Create", "role"} gives "Unable to Create Role".
+type operation struct {
+	verb  string // Title-Case verb: Create, Read, Update, Delete, Import
+	thing string // lower-case noun: role
+}
+
+func (o operation) summary() string {
+	return "Unable to " + o.verb + " " + titleCase(o.thing)
+}
+
+func (o operation) doing() string {
+	return strings.ToLower(o.verb) + " the " + o.thing
+}
+
+// pointerKind says how a JSON pointer continues below a top-level attribute.
+type pointerKind int
+
+const (
+	pointerScalar pointerKind = iota // stop at the attribute
+	pointerMap                       // next segment is a map key
+	pointerList                      // next segment is a list index
+)
+
+// attributePaths maps the top-level JSON members of a request body to their
+// Terraform attributes, so server violations land on the attribute to blame.
+type attributePaths map[string]pointerKind
+
+// pathFor turns an RFC 6901 pointer ("/labels/team") into an attribute path.
+// Set elements have no stable index in Terraform, so sets stop at the set.
+func (a attributePaths) pathFor(pointer string) (path.Path, bool) {
+	if !strings.HasPrefix(pointer, "/") {
+		return path.Empty(), false
+	}
+	segs := strings.Split(pointer[1:], "/")
+	for i, s := range segs {
+		segs[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	kind, ok := a[segs[0]]
+	if !ok {
+		return path.Empty(), false
+	}
+	p := path.Root(segs[0])
+	if len(segs) > 1 {
+		switch kind {
+		case pointerMap:
+			p = p.AtMapKey(segs[1])
+		case pointerList:
+			var idx int
+			if _, err := fmt.Sscanf(segs[1], "%d", &idx); err == nil && idx >= 0 {
+				p = p.AtListIndex(idx)
+			}
+		}
+	}
+	return p, true
+}
+
+// addClientError turns a client error into diagnostics that say what happened
+// and what to do, ending with the server's own message. Callers handle the
+// codes that need resource knowledge (already_exists, etag_mismatch) first.
+func addClientError(diags *diag.Diagnostics, c *client.Client, op operation, attrs attributePaths, err error) {
+	var (
+		pe *client.ProblemError
+		ce *client.ConnectionError
+	)
+	switch {
+	case errors.As(err, &ce):
+		diags.AddError("Cannot Reach pamd",
+			fmt.Sprintf("Terraform could not %s because pamd at %s did not answer (%d attempt(s)). "+
+				"Check that the provider's endpoint (or %s) is correct, that pamd is running and reachable from this machine, "+
+				"and, for https, that its certificate is trusted (ca_cert_pem) or insecure is set for a development server. "+
+				"Error: %s", op.doing(), ce.Endpoint, ce.Attempts, EnvEndpoint, ce.Err))
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		diags.AddError(op.summary(),
+			fmt.Sprintf("Terraform could not %s because the operation was cancelled or timed out before pamd answered. "+
+				"Run the command again; if it keeps timing out, check pamd's health and raise request_timeout_seconds. Error: %s",
+				op.doing(), err))
+	case errors.As(err, &pe):
+		addProblem(diags, c, op, attrs, pe)
+	default:
+		diags.AddError(op.summary(), fmt.Sprintf("Terraform could not %s. Error: %s", op.doing(), err))
+	}
+}
+
+func addProblem(diags *diag.Diagnostics, c *client.Client, op operation, attrs attributePaths, pe *client.ProblemError) {
+	p := pe.Problem
+	server := serverMessage(p)
+	switch {
+	case errors.Is(pe, client.ErrUnauthorized):
+		diags.AddAttributeError(path.Root("token"), "pamd Rejected the Token",
+			fmt.Sprintf("Terraform could not %s because pamd at %s did not accept the API token. "+
+				"Check that the provider's token (or %s) is a current pamd token for this server; it may have expired or been revoked. %s",
+				op.doing(), endpointOf(c), EnvToken, server))
+		return
+	case errors.Is(pe, client.ErrForbidden):
+		diags.AddError("Permission Denied",
+			fmt.Sprintf("Terraform could not %s because the API token is not allowed to. "+
+				"Use a token whose server roles permit this (managing the catalog needs the admin role), or ask a pamd administrator. %s",
+				op.doing(), server))
+		return
+	case p.Code == api.CodeRateLimited || p.Status == 503:
+		diags.AddError(op.summary(),
+			fmt.Sprintf("Terraform could not %s because pamd stayed busy or unavailable through every retry. "+
+				"Wait and run the command again, or raise max_retries. %s", op.doing(), server))
+		return
+	}
+
+	// Field violations go on their attributes; anything left over is reported once.
+	var unplaced []api.Violation
+	for _, v := range p.Violations {
+		if at, ok := attrs.pathFor(v.Pointer); ok {
+			diags.AddAttributeError(at, "Invalid Attribute Value",
+				fmt.Sprintf("pamd rejected this value when Terraform tried to %s: %s. Correct the configuration and apply again. (%s)",
+					op.doing(), v.Message, requestRef(p)))
+			continue
+		}
+		unplaced = append(unplaced, v)
+	}
+	if len(p.Violations) > 0 && len(unplaced) == 0 {
+		return
+	}
+	detail := fmt.Sprintf("Terraform could not %s: pamd answered %d %s.", op.doing(), p.Status, p.Code)
+	if hint := codeHint(p); hint != "" {
+		detail += " " + hint
+	}
+	for _, v := range unplaced {
+		where := v.Pointer
+		if where == "" {
+			where = v.Rule
+		}
+		detail += fmt.Sprintf("\n  - %s: %s", where, v.Message)
+	}
+	diags.AddError(op.summary(), detail+"\n\n"+server)
+}
+
+func codeHint(p api.Problem) string {
+	switch {
+	case p.Code == api.CodeValidationFailed:
+		return "Correct the configuration and apply again."
+	case p.Code == api.CodeIdempotencyKeyReused:
+		return "This is a bug in the provider (a retried create changed its body); please report it."
+	case p.Status >= 500:
+		return "This is a server-side failure; nothing was changed by the failed request. Run the command again, and check pamd's log for the request id if it persists."
+	}
+	return ""
+}
+
+func serverMessage(p api.Problem) string {
+	msg := p.Title
+	if p.Detail != "" {
+		msg += ": " + p.Detail
+	}
+	return fmt.Sprintf("Server message: %s (%s)", msg, requestRef(p))
+}
+
+func requestRef(p api.Problem) string {
+	if p.RequestID == "" {
+		return fmt.Sprintf("status %d, code %s", p.Status, p.Code)
+	}
+	return fmt.Sprintf("status %d, code %s, request id %s", p.Status, p.Code, p.RequestID)
+}
+
+func endpointOf(c *client.Client) string {
+	if c == nil {
+		return "the configured endpoint"
+	}
+	return c.Endpoint()
+}
+
+func titleCase(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
+}

@@ -1,0 +1,118 @@
+package provider
+
+import (
+	"context"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+)
+
+// roleModel is the Terraform shape of a role, shared by the pam_role resource
+// and data source so that both expose exactly the same fields.
+type roleModel struct {
+	ID               types.String `tfsdk:"id"`
+	Name             types.String `tfsdk:"name"`
+	Description      types.String `tfsdk:"description"`
+	AssignableScopes types.Set    `tfsdk:"assignable_scopes"`
+	Labels           types.Map    `tfsdk:"labels"`
+	Version          types.Int64  `tfsdk:"version"`
+	CreatedAt        types.String `tfsdk:"created_at"`
+	UpdatedAt        types.String `tfsdk:"updated_at"`
+}
+
+// roleIdentityModel is the resource identity of pam_role (Terraform 1.12+,
+// OpenTofu 1.12+): the id alone identifies a role.
+type roleIdentityModel struct {
+	ID types.String `tfsdk:"id"`
+}
+
+// rootScope is what pamd stores when a role has no assignable scopes.
+const rootScope = "/"
+
+// roleAttributePaths routes server violations to role attributes.
+var roleAttributePaths = attributePaths{
+	"name":              pointerScalar,
+	"description":       pointerScalar,
+	"assignable_scopes": pointerScalar, // a set: elements have no stable index
+	"labels":            pointerMap,
+}
+
+// roleToModel maps a role from pamd to Terraform. Empty collections become the
+// same values as the schema defaults (["/"] and {}), so a role that pamd
+// returns with null or empty fields never shows a perpetual diff.
+func roleToModel(r *api.Role) (roleModel, diag.Diagnostics) {
+	var diags diag.Diagnostics
+
+	scopes := append([]string(nil), r.AssignableScopes...)
+	if len(scopes) == 0 {
+		scopes = []string{rootScope}
+	}
+	sort.Strings(scopes)
+	scopeValues := make([]attr.Value, 0, len(scopes))
+	for _, s := range scopes {
+		scopeValues = append(scopeValues, types.StringValue(s))
+	}
+	scopeSet, d := types.SetValue(types.StringType, scopeValues)
+	diags.Append(d...)
+
+	labelValues := make(map[string]attr.Value, len(r.Labels))
+	for k, v := range r.Labels {
+		labelValues[k] = types.StringValue(v)
+	}
+	labels, d := types.MapValue(types.StringType, labelValues)
+	diags.Append(d...)
+
+	return roleModel{
+		ID:               types.StringValue(r.ID),
+		Name:             types.StringValue(r.Name),
+		Description:      types.StringValue(r.Description),
+		AssignableScopes: scopeSet,
+		Labels:           labels,
+		Version:          types.Int64Value(r.Version),
+		CreatedAt:        timeValue(r.CreatedAt),
+		UpdatedAt:        timeValue(r.UpdatedAt),
+	}, diags
+}
+
+// roleInputFromModel maps the planned role to the body of POST/PUT. Null
+// collections (possible only if a default were removed) are sent as the
+// server's own defaults rather than null.
+func roleInputFromModel(ctx context.Context, m roleModel) (api.RoleInput, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	in := api.RoleInput{
+		Name:             m.Name.ValueString(),
+		Description:      m.Description.ValueString(),
+		AssignableScopes: []string{},
+		Labels:           map[string]string{},
+	}
+	if !m.AssignableScopes.IsNull() && !m.AssignableScopes.IsUnknown() {
+		diags.Append(m.AssignableScopes.ElementsAs(ctx, &in.AssignableScopes, false)...)
+		sort.Strings(in.AssignableScopes)
+	}
+	if len(in.AssignableScopes) == 0 {
+		in.AssignableScopes = []string{rootScope}
+	}
+	if !m.Labels.IsNull() && !m.Labels.IsUnknown() {
+		diags.Append(m.Labels.ElementsAs(ctx, &in.Labels, false)...)
+	}
+	return in, diags
+}
+
+// timeValue renders a timestamp as RFC 3339 UTC; the zero time (a field the
+// server did not send) becomes null rather than "0001-01-01T00:00:00Z".
+func timeValue(t time.Time) types.String {
+	if t.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(t.UTC().Format(time.RFC3339))
+}
+
+// rolePrefixPattern checks the shape of a role id before any request, so a
+// pasted id of another type fails at plan time.
+var rolePrefixPattern = regexp.MustCompile(`^` + api.PrefixRole + `_[0-9A-Za-z]+$`)

@@ -1,0 +1,323 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/client"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*roleResource)(nil)
+	_ resource.ResourceWithImportState = (*roleResource)(nil)
+	_ resource.ResourceWithIdentity    = (*roleResource)(nil)
+)
+
+// NewRoleResource is the factory of the pam_role resource.
+func NewRoleResource() resource.Resource {
+	return &roleResource{}
+}
+
+type roleResource struct {
+	client *client.Client
+}
+
+func (r *roleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_role"
+}
+
+// Validators shared by the resource schema, built from the rules in
+// internal/api so that plan-time checks and server checks cannot drift.
+func roleNameValidators() []validator.String {
+	return []validator.String{stringvalidator.RegexMatches(api.NamePattern, "must be "+api.NameRule)}
+}
+
+func (r *roleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A privileged role in the pamd catalog: what an elevation grants. " +
+			"Eligibility (`pam_eligible_role_assignment`) says who may activate it, and where.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "Identifier of the role, assigned by pamd (`role_...`); immutable.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Name of the role, unique in pamd: " + api.NameRule + ". Renaming updates the role in place; its id does not change.",
+				Required:            true,
+				Validators:          roleNameValidators(),
+			},
+			"description": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("Free-text description, at most %d characters. Defaults to `\"\"`.", api.MaxDescriptionLength),
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString(""),
+				Validators:          []validator.String{stringvalidator.UTF8LengthAtMost(api.MaxDescriptionLength)},
+			},
+			"assignable_scopes": schema.SetAttribute{
+				MarkdownDescription: fmt.Sprintf("Scopes at or below which the role may be made eligible, each %s. "+
+					"Between 1 and %d scopes. Defaults to `[\"/\"]` (everywhere).", api.ScopeRule, api.MaxAssignableScopes),
+				ElementType: types.StringType,
+				Optional:    true,
+				Computed:    true,
+				Default:     setdefault.StaticValue(types.SetValueMust(types.StringType, []attr.Value{types.StringValue(rootScope)})),
+				Validators: []validator.Set{
+					setvalidator.SizeBetween(1, api.MaxAssignableScopes),
+					setvalidator.ValueStringsAre(stringvalidator.RegexMatches(api.ScopePattern, "must be "+api.ScopeRule)),
+				},
+			},
+			"labels": schema.MapAttribute{
+				MarkdownDescription: fmt.Sprintf("Labels for grouping and policy, at most %d. Keys are %s; values at most %d characters. Defaults to `{}`.",
+					api.MaxLabels, api.LabelKeyRule, api.MaxLabelValueLength),
+				ElementType: types.StringType,
+				Optional:    true,
+				Computed:    true,
+				Default:     mapdefault.StaticValue(types.MapValueMust(types.StringType, map[string]attr.Value{})),
+				Validators: []validator.Map{
+					mapvalidator.SizeAtMost(api.MaxLabels),
+					mapvalidator.KeysAre(stringvalidator.RegexMatches(api.LabelKeyPattern, "must be "+api.LabelKeyRule)),
+					mapvalidator.ValueStringsAre(stringvalidator.UTF8LengthAtMost(api.MaxLabelValueLength)),
+				},
+			},
+			// version changes on every update, so it is deliberately not
+			// UseStateForUnknown: a plan that changes the role shows it as
+			// known after apply, and a plan with no change leaves it alone.
+			"version": schema.Int64Attribute{
+				MarkdownDescription: "Version of the role in pamd; increases on every change. Sent as `If-Match` on update and delete, " +
+					"so a change made outside Terraform since the last refresh is never overwritten silently.",
+				Computed: true,
+			},
+			"created_at": schema.StringAttribute{
+				MarkdownDescription: "When the role was created (RFC 3339, UTC).",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"updated_at": schema.StringAttribute{
+				MarkdownDescription: "When the role last changed (RFC 3339, UTC).",
+				Computed:            true,
+			},
+		},
+	}
+}
+
+func (r *roleResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identityschema.Schema{
+		Attributes: map[string]identityschema.Attribute{
+			"id": identityschema.StringAttribute{
+				Description:       "Identifier of the role (role_...).",
+				RequiredForImport: true,
+			},
+		},
+	}
+}
+
+func (r *roleResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFromProviderData(req.ProviderData, &resp.Diagnostics)
+}
+
+var roleOp = struct{ create, read, update, delete, imp operation }{
+	create: operation{"Create", "role"},
+	read:   operation{"Read", "role"},
+	update: operation{"Update", "role"},
+	delete: operation{"Delete", "role"},
+	imp:    operation{"Import", "role"},
+}
+
+func (r *roleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan roleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in, diags := roleInputFromModel(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	role, err := r.client.CreateRole(ctx, in)
+	if err != nil {
+		var pe *client.ProblemError
+		if errors.As(err, &pe) && pe.Problem.Code == api.CodeAlreadyExists {
+			resp.Diagnostics.AddAttributeError(path.Root("name"), "Role Already Exists", alreadyExistsDetail(in.Name, pe.Problem))
+			return
+		}
+		addClientError(&resp.Diagnostics, r.client, roleOp.create, roleAttributePaths, err)
+		return
+	}
+	tflog.Debug(ctx, "Created role", map[string]any{"id": role.ID, "version": role.Version})
+	r.setState(ctx, role, &resp.State, resp.Identity, &resp.Diagnostics)
+}
+
+func (r *roleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state roleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	role, err := r.client.GetRole(ctx, state.ID.ValueString())
+	if errors.Is(err, client.ErrNotFound) {
+		// Deleted outside Terraform: drop it so the plan proposes to create it.
+		tflog.Debug(ctx, "Role not found in pamd; removing it from state", map[string]any{"id": state.ID.ValueString()})
+		// framework v1.19 rejects a Read that returns a null identity even when
+		// it removes the resource; on CLIs without identity support (Terraform
+		// < 1.12) the identity is null at this point, so fill it from state.
+		if resp.Identity != nil {
+			resp.Diagnostics.Append(resp.Identity.Set(ctx, roleIdentityModel{ID: state.ID})...)
+		}
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addClientError(&resp.Diagnostics, r.client, roleOp.read, roleAttributePaths, err)
+		return
+	}
+	r.setState(ctx, role, &resp.State, resp.Identity, &resp.Diagnostics)
+}
+
+func (r *roleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state roleModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in, diags := roleInputFromModel(ctx, plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	role, err := r.client.UpdateRole(ctx, state.ID.ValueString(), state.Version.ValueInt64(), in)
+	if err != nil {
+		var pe *client.ProblemError
+		switch {
+		case errors.As(err, &pe) && pe.Problem.Code == api.CodeAlreadyExists:
+			resp.Diagnostics.AddAttributeError(path.Root("name"), "Role Name Already Taken",
+				fmt.Sprintf("Terraform could not rename the role to %q because another role (%s) already has that name. "+
+					"Choose a different name, or rename or remove the other role first. %s",
+					in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
+		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
+			resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("update", state, pe.Problem))
+		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
+			resp.Diagnostics.AddError("Role Deleted Outside Terraform",
+				fmt.Sprintf("Terraform could not update role %s because it no longer exists in pamd. "+
+					"Run `terraform plan` again: the refresh notices the deletion and proposes to create the role. %s",
+					state.ID.ValueString(), serverMessage(pe.Problem)))
+		default:
+			addClientError(&resp.Diagnostics, r.client, roleOp.update, roleAttributePaths, err)
+		}
+		return
+	}
+	tflog.Debug(ctx, "Updated role", map[string]any{"id": role.ID, "version": role.Version})
+	r.setState(ctx, role, &resp.State, resp.Identity, &resp.Diagnostics)
+}
+
+func (r *roleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state roleModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	err := r.client.DeleteRole(ctx, state.ID.ValueString(), state.Version.ValueInt64())
+	if errors.Is(err, client.ErrNotFound) {
+		tflog.Debug(ctx, "Role already gone", map[string]any{"id": state.ID.ValueString()})
+		return
+	}
+	var pe *client.ProblemError
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
+		resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("delete", state, pe.Problem))
+	case errors.As(err, &pe) && pe.Problem.Code == api.CodeInUse:
+		resp.Diagnostics.AddError("Role Is In Use",
+			fmt.Sprintf("Terraform could not delete role %s because other objects in pamd still refer to it "+
+				"(eligible role assignments or activation policies). Remove those first, or destroy them in the same run. %s",
+				state.ID.ValueString(), serverMessage(pe.Problem)))
+	default:
+		addClientError(&resp.Diagnostics, r.client, roleOp.delete, roleAttributePaths, err)
+	}
+}
+
+// ImportState accepts a role id (`terraform import`, import blocks with id)
+// or an identity (import blocks with identity, Terraform/OpenTofu 1.12+).
+// Read then fills every attribute.
+func (r *roleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	id := req.ID
+	if id == "" && req.Identity != nil {
+		var ident roleIdentityModel
+		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		id = ident.ID.ValueString()
+	}
+	if !rolePrefixPattern.MatchString(id) {
+		resp.Diagnostics.AddError("Invalid Role Import ID",
+			fmt.Sprintf("Expected the id of a role, which starts with %q (for example role_01JB8X4M0Q3K7Z9V6W2D5R1T8N), got %q. "+
+				"Find the id with the pam_role data source (by name) or with `pamd` on the server. Import by name is not supported.",
+				api.PrefixRole+"_", id))
+		return
+	}
+	resource.ImportStatePassthroughWithIdentity(ctx, path.Root("id"), path.Root("id"), req, resp)
+}
+
+// setState writes a role from pamd into state and identity. Identity is set on
+// every operation, Update included: Terraform < 1.12 fails an Update that
+// returns no identity for a resource that has an identity schema.
+func (r *roleResource) setState(ctx context.Context, role *api.Role, state *tfsdk.State, identity *tfsdk.ResourceIdentity, diags *diag.Diagnostics) {
+	m, d := roleToModel(role)
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	diags.Append(state.Set(ctx, m)...)
+	if identity != nil {
+		diags.Append(identity.Set(ctx, roleIdentityModel{ID: m.ID})...)
+	}
+}
+
+func alreadyExistsDetail(name string, p api.Problem) string {
+	existing := p.ExistingID
+	if existing == "" {
+		existing = "<role id>"
+	}
+	return fmt.Sprintf("A role named %q already exists in pamd (id %s), so Terraform did not create another. "+
+		"To manage the existing role with Terraform, import it, replacing <name> with this resource's name:\n\n"+
+		"  terraform import pam_role.<name> %s\n\n"+
+		"or add an import block:\n\n"+
+		"  import {\n    to = pam_role.<name>\n    id = %q\n  }\n\n"+
+		"Otherwise choose a different name. %s", name, existing, existing, existing, serverMessage(p))
+}
+
+func staleVersionDetail(verb string, state roleModel, p api.Problem) string {
+	current := ""
+	if p.CurrentVersion != nil {
+		current = fmt.Sprintf(" (now version %d)", *p.CurrentVersion)
+	}
+	return fmt.Sprintf("Terraform did not %s role %s because it changed outside Terraform since the last refresh: "+
+		"Terraform knew version %d, pamd has a newer one%s. Nothing was changed. "+
+		"Run `terraform plan` (or `terraform apply -refresh-only` to accept the outside change) to see the difference, then apply again. %s",
+		verb, state.ID.ValueString(), state.Version.ValueInt64(), current, serverMessage(p))
+}

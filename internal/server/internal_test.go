@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/clock"
+	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
+)
+
+func TestPointerFromLocation(t *testing.T) {
+	for in, want := range map[string]string{
+		"body.assignable_scopes[0]": "/assignable_scopes/0",
+		"body.labels.team":          "/labels/team",
+		"body.a[2].b[10]":           "/a/2/b/10",
+		"body":                      "",
+		"query.page_size":           "query:page_size",
+		"header.If-Match":           "header:If-Match",
+		"path.id":                   "path:id",
+	} {
+		if got := pointerFromLocation(in); got != want {
+			t.Errorf("pointerFromLocation(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPageTokens(t *testing.T) {
+	fc := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	p := pager{key: []byte(strings.Repeat("k", 32)), now: fc.Now}
+	tok := p.encode("roles", "name=", "role_X")
+	if after, err := p.decode(tok, "roles", "name="); err != nil || after != "role_X" {
+		t.Fatalf("round trip: %q %v", after, err)
+	}
+	other := pager{key: []byte(strings.Repeat("o", 32)), now: fc.Now}
+	if _, err := other.decode(tok, "roles", "name="); err == nil {
+		t.Fatal("token accepted under another key")
+	}
+	_, sig, _ := strings.Cut(tok, ".")
+	// Forge a payload that points elsewhere but keep the old signature.
+	forged, _ := json.Marshal(cursor{Collection: "roles", Filter: "name=", After: "role_A", Expires: fc.Now().Add(time.Hour).Unix()})
+	for _, bad := range []string{"", "x", tok + "A", strings.Replace(tok, ".", "", 1),
+		b64(forged) + "." + sig} {
+		if _, err := p.decode(bad, "roles", "name="); err == nil {
+			t.Errorf("tampered token %q accepted", bad)
+		}
+	}
+	if _, err := p.decode(tok, "audit_events", "name="); err == nil {
+		t.Error("token accepted for another collection")
+	}
+	if _, err := p.decode(tok, "roles", "name=x"); err == nil {
+		t.Error("token accepted for another filter")
+	}
+	fc.Advance(pageTokenTTL + time.Second)
+	if _, err := p.decode(tok, "roles", "name="); err == nil {
+		t.Error("expired token accepted")
+	}
+}
+
+func TestParseIfMatch(t *testing.T) {
+	if v, err := ifMatch(`"7"`); err != nil || v == nil || *v != 7 {
+		t.Fatalf(`ifMatch("7") = %v, %v`, v, err)
+	}
+	if v, err := ifMatch(""); err != nil || v != nil {
+		t.Fatal("empty If-Match should mean no precondition")
+	}
+	if v, err := ifMatch("*"); err != nil || v != nil {
+		t.Fatal("* should mean any version")
+	}
+	for _, bad := range []string{"7", `"0"`, `"-1"`, `"x"`, `"1", "2"`} {
+		if _, err := ifMatch(bad); err == nil {
+			t.Errorf("ifMatch(%q) accepted", bad)
+		}
+	}
+}
+
+func TestPanicBecomesProblemWithoutDetails(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	s, err := New(Config{Store: st, PageTokenKey: []byte(strings.Repeat("k", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.observe(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("secret database password in panic")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/v1/roles", nil))
+	if rec.Code != 500 || rec.Header().Get("Content-Type") != api.ContentTypeProblem {
+		t.Fatalf("panic answered %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	var p api.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Code != api.CodeInternal || strings.Contains(rec.Body.String(), "secret") || p.RequestID == "" {
+		t.Fatalf("panic problem leaks or lacks fields: %s", rec.Body.String())
+	}
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -1,0 +1,137 @@
+// Package store defines pamd's persistence boundary: the Store and Tx
+// interfaces that domain code writes against, the sentinel errors every
+// implementation returns, and the records that have no wire type. The SQLite
+// implementation lives in store/sqlite; storetest holds the conformance suite
+// that every implementation (SQLite now, PostgreSQL later) must pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/audit"
+	"github.com/accessplane/terraform-provider-pam/internal/auth"
+)
+
+// Sentinel errors. Implementations wrap driver errors into these so that the
+// domain never sees dialect-specific codes.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is a unique-constraint violation on a natural key.
+	ErrConflict = errors.New("store: conflict")
+	// ErrVersionMismatch is an optimistic-concurrency failure on update.
+	ErrVersionMismatch = errors.New("store: version mismatch")
+	// ErrUnavailable means the database could not serve the request (locked,
+	// disk full, connection lost); the server answers 503 with Retry-After.
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrSchemaTooNew is returned by Open when the database was migrated by a
+	// newer pamd than this one.
+	ErrSchemaTooNew = errors.New("store: database schema is newer than this binary")
+)
+
+// Store opens transactions. Every mutation, and the audit event recording it,
+// happens inside one Update so that they commit or fail together.
+type Store interface {
+	// Update runs fn in a read-write transaction; writers are serialised. The
+	// transaction commits if fn returns nil and rolls back otherwise.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction. Its methods use the context the transaction was
+// opened with.
+type Tx interface {
+	RoleTx
+	AuditTx
+	TokenTx
+	IdempotencyTx
+	SettingsTx
+}
+
+// RoleTx persists roles.
+type RoleTx interface {
+	GetRole(id string) (api.Role, error)
+	// GetRoleIDByName returns the id of the role with that exact name.
+	GetRoleIDByName(name string) (string, error)
+	// ListRoles returns roles ordered by id, after AfterID, at most Limit.
+	ListRoles(f RoleFilter) ([]api.Role, error)
+	// InsertRole returns ErrConflict when the name is taken.
+	InsertRole(r api.Role) error
+	// UpdateRole writes r if the stored version is still prevVersion:
+	// ErrNotFound, ErrVersionMismatch or ErrConflict otherwise.
+	UpdateRole(r api.Role, prevVersion int64) error
+	DeleteRole(id string) error
+}
+
+// RoleFilter selects a page of roles.
+type RoleFilter struct {
+	Name    string
+	AfterID string
+	Limit   int
+}
+
+// AuditTx appends to and reads the audit chain.
+type AuditTx interface {
+	// AppendAudit seals ev onto the chain (sequence, prev_hash, hash) and stores it.
+	AppendAudit(ev *api.AuditEvent) error
+	// GetAuditEvent returns one event by id.
+	GetAuditEvent(id string) (api.AuditEvent, error)
+	// ListAudit returns events in sequence order.
+	ListAudit(f AuditFilter) ([]api.AuditEvent, error)
+	// WalkAudit streams the stored records of a chain in sequence order.
+	WalkAudit(chainID string, fn func(audit.Record) error) error
+	// AuditHead returns the recorded head of a chain (zero for an empty chain).
+	AuditHead(chainID string) (audit.Head, error)
+}
+
+// AuditFilter selects a page of audit events.
+type AuditFilter struct {
+	ChainID       string
+	AfterSequence int64
+	// ActionPrefix matches actions starting with it ("role." or "role.created").
+	ActionPrefix string
+	TargetID     string
+	Limit        int
+}
+
+// TokenTx persists token records (hashes, never tokens).
+type TokenTx interface {
+	InsertToken(t auth.Token) error
+	TokenByHash(hash string) (auth.Token, error)
+	CountTokens() (int, error)
+}
+
+// IdempotencyRecord is a reserved or completed idempotent request.
+type IdempotencyRecord struct {
+	Subject, Method, Path, Key string
+	// Fingerprint is the SHA-256 of the request body.
+	Fingerprint string
+	// Done is false while the first request is still running.
+	Done bool
+	// Status, Header (JSON of the replayed headers) and Body hold the response once Done.
+	Status      int
+	Header      string
+	Body        string
+	LockedUntil time.Time
+	ExpiresAt   time.Time
+}
+
+// IdempotencyTx persists idempotency keys.
+type IdempotencyTx interface {
+	GetIdempotency(subject, method, path, key string) (IdempotencyRecord, error)
+	// PutIdempotency inserts or replaces the record with the same key.
+	PutIdempotency(r IdempotencyRecord) error
+	DeleteIdempotency(subject, method, path, key string) error
+	// PurgeIdempotency deletes records that expired before now.
+	PurgeIdempotency(now time.Time) (int64, error)
+}
+
+// SettingsTx holds small server-wide values, such as the page token key.
+type SettingsTx interface {
+	GetSetting(key string) (string, error)
+	PutSetting(key, value string) error
+}
