@@ -48,6 +48,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServe(stderr), newToken(stdout), newAudit(stdout), newRoles(stdout))
+	root.AddCommand(newPIMCommands(stdout, stderr)...)
 	return root
 }
 

@@ -47,6 +47,13 @@ type Problem struct {
 	CurrentVersion *int64 `json:"current_version,omitempty"`
 	// ExistingID is set on 409 already_exists.
 	ExistingID string `json:"existing_id,omitempty"`
+	// State and AllowedTransitions are set on 409 invalid_state_transition:
+	// the state the object is in and the actions it allows from there.
+	State              string   `json:"state,omitempty"`
+	AllowedTransitions []string `json:"allowed_transitions,omitzero"`
+	// MFAMaxAgeSeconds is set on 401 step_up_required when the policy bounds
+	// the age of the MFA (mirrors max_age in WWW-Authenticate, RFC 9470).
+	MFAMaxAgeSeconds *int64 `json:"mfa_max_age_seconds,omitempty"`
 }
 
 // Violation is one field or rule failure inside a Problem.

@@ -83,6 +83,9 @@ type Token struct {
 	ServerRoles []string
 	CreatedAt   time.Time
 	ExpiresAt   *time.Time
+	// MFAAt is when the holder last completed MFA for this token (a step-up
+	// login sets it); nil when the token carries no MFA.
+	MFAAt *time.Time
 }
 
 // Expired reports whether the token is past its expiry at now.
@@ -121,6 +124,8 @@ type Principal struct {
 	ServerRoles []string
 	// TokenID is the public id of the token used; safe to log and audit.
 	TokenID string
+	// MFAAt is the token's MFA time, nil without MFA.
+	MFAAt *time.Time
 }
 
 // Actor splits the subject into the type and id recorded on objects.

@@ -24,6 +24,8 @@ import (
 type Service struct {
 	Store store.Store
 	Clock clock.Clock
+	// Provisioner makes activations take effect; nil means SyncProvisioner.
+	Provisioner Provisioner
 }
 
 // New returns a Service.

@@ -35,6 +35,9 @@ type request struct {
 	idempotencyKey string
 	// ifMatch, when > 0, makes the write conditional on this version.
 	ifMatch int64
+	// safe marks a POST that writes nothing (a validate_only evaluation), so
+	// it may be retried like a GET.
+	safe bool
 }
 
 // idempotent reports whether a transport error or 5xx may be retried.
@@ -43,7 +46,7 @@ func (r *request) idempotent() bool {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 		return true
 	case http.MethodPost:
-		return r.idempotencyKey != ""
+		return r.idempotencyKey != "" || r.safe
 	}
 	return false
 }
@@ -144,6 +147,11 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		return perr
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		// The caller decodes (or ignores) the body itself; it may be empty.
+		*raw = append((*raw)[:0], body...)
 		return nil
 	}
 	if err := json.Unmarshal(body, out); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
@@ -46,16 +47,33 @@ type Config struct {
 	Logger       *slog.Logger // nil = discard
 	Clock        clock.Clock  // nil = clock.Real{}
 	Version      string
+	// WorkerInterval is how often the background worker applies time-driven
+	// elevation transitions (expiry, approval timeouts, scheduled starts).
+	// 0 means DefaultWorkerInterval; negative disables the loop, leaving
+	// RunWorkerOnce to the caller (tests with a fake clock).
+	WorkerInterval time.Duration
+	// WorkerBatch is how many due elevations one worker transaction claims
+	// (0 = catalog.DefaultWorkerBatch).
+	WorkerBatch int
+	// Provisioner makes elevations take effect outside pamd; nil grants
+	// synchronously (no provisioning targets yet).
+	Provisioner catalog.Provisioner
 }
+
+// DefaultWorkerInterval is the worker's default period.
+const DefaultWorkerInterval = 5 * time.Second
 
 // Daemon is a running pamd.
 type Daemon struct {
-	cfg   Config
-	store store.Store
-	http  *http.Server
-	ln    net.Listener
-	url   string
-	done  chan error
+	cfg    Config
+	store  store.Store
+	http   *http.Server
+	ln     net.Listener
+	url    string
+	done   chan error
+	pim    *catalog.Service
+	stop   context.CancelFunc
+	worker chan struct{}
 }
 
 // Start opens the store, installs the bootstrap token on a fresh store and
@@ -102,6 +120,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 	srv, err := server.New(server.Config{
 		Store: d.store, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
+		Provisioner: d.cfg.Provisioner,
 	})
 	if err != nil {
 		return err
@@ -129,8 +148,48 @@ func (d *Daemon) start(ctx context.Context) error {
 		}
 		d.done <- err
 	}()
+	d.pim = &catalog.Service{Store: d.store, Clock: d.cfg.Clock, Provisioner: d.cfg.Provisioner}
+	d.startWorker()
 	d.cfg.Logger.Info("pamd listening", "url", d.url, "db", d.cfg.DBPath, "version", d.cfg.Version)
 	return nil
+}
+
+func (d *Daemon) startWorker() {
+	interval := d.cfg.WorkerInterval
+	if interval == 0 {
+		interval = DefaultWorkerInterval
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stop = cancel
+	d.worker = make(chan struct{})
+	if interval < 0 {
+		close(d.worker)
+		return
+	}
+	go func() {
+		defer close(d.worker)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := d.RunWorkerOnce(ctx); err != nil && ctx.Err() == nil {
+					d.cfg.Logger.Error("elevation worker pass failed", "error", err.Error())
+				}
+			}
+		}
+	}()
+}
+
+// RunWorkerOnce runs one pass of the background worker now, at the
+// configured clock's time: every elevation whose next deadline has passed is
+// moved on (expired, approval timed out, scheduled start activated), with its
+// audit events. It returns how many elevations changed. Tests pair it with a
+// clock.Fake and WorkerInterval < 0 for deterministic runs.
+func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
+	return d.pim.RunDue(ctx, d.cfg.WorkerBatch)
 }
 
 // bootstrap installs the first admin token on a store that has none.
@@ -198,6 +257,10 @@ func (d *Daemon) IssueToken(ctx context.Context, subject string, groups, serverR
 func (d *Daemon) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	if d.stop != nil {
+		d.stop()
+		<-d.worker
+	}
 	err := d.http.Shutdown(ctx)
 	if err != nil {
 		err = errors.Join(err, d.http.Close())

@@ -28,6 +28,8 @@ type TokenRequest struct {
 	Token string
 	// IssuedBy is recorded as the audit actor.
 	IssuedBy api.AuditActor
+	// MFAAt, when set, is the time the holder completed MFA (a step-up login).
+	MFAAt *time.Time
 }
 
 // CreateToken stores the hash of a new token and audits it in the same
@@ -54,7 +56,7 @@ func CreateToken(ctx context.Context, st store.Store, clk clock.Clock, req Token
 	now := clk.Now().UTC()
 	rec := auth.Token{
 		ID: ids.New(api.PrefixToken, now), Hash: auth.HashToken(secret), Subject: req.Subject,
-		Groups: nonNil(req.Groups), ServerRoles: nonNil(req.ServerRoles), CreatedAt: now,
+		Groups: nonNil(req.Groups), ServerRoles: nonNil(req.ServerRoles), CreatedAt: now, MFAAt: req.MFAAt,
 	}
 	if req.TTL > 0 {
 		exp := now.Add(req.TTL)

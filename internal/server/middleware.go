@@ -240,5 +240,5 @@ func (s *Server) principal(r *http.Request) (auth.Principal, error) {
 	if !auth.Matches(token, rec.Hash) || rec.Expired(s.clock.Now()) {
 		return auth.Principal{}, unauth(bad)
 	}
-	return auth.Principal{Subject: rec.Subject, Groups: rec.Groups, ServerRoles: rec.ServerRoles, TokenID: rec.ID}, nil
+	return auth.Principal{Subject: rec.Subject, Groups: rec.Groups, ServerRoles: rec.ServerRoles, TokenID: rec.ID, MFAAt: rec.MFAAt}, nil
 }

@@ -63,6 +63,15 @@ func problemHeaders(p *api.Problem, h http.Header) {
 			h.Set(api.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds))
 		}
 	case http.StatusUnauthorized:
+		if p.Code == api.CodeStepUpRequired {
+			// RFC 9470: the token is fine but lacks a recent enough MFA.
+			c := `Bearer realm="pamd", error="insufficient_user_authentication", error_description="a more recent MFA is required"`
+			if p.MFAMaxAgeSeconds != nil {
+				c += ", max_age=" + strconv.FormatInt(*p.MFAMaxAgeSeconds, 10)
+			}
+			h.Set("WWW-Authenticate", c)
+			return
+		}
 		h.Set("WWW-Authenticate", `Bearer realm="pamd"`)
 	}
 }

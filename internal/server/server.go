@@ -35,6 +35,9 @@ type Config struct {
 	// PageTokenKey signs page tokens; at least 32 random bytes.
 	PageTokenKey []byte
 	MaxBodyBytes int64
+	// Provisioner makes elevations take effect outside pamd; nil grants
+	// synchronously (catalog.SyncProvisioner).
+	Provisioner catalog.Provisioner
 }
 
 // Server is the pamd HTTP API.
@@ -73,7 +76,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBodyBytes,
 		pages:   pager{key: cfg.PageTokenKey, now: cfg.Clock.Now},
-		catalog: catalog.New(cfg.Store, cfg.Clock),
+		catalog: &catalog.Service{Store: cfg.Store, Clock: cfg.Clock, Provisioner: cfg.Provisioner},
 		mux:     http.NewServeMux(),
 	}
 
@@ -97,6 +100,10 @@ func New(cfg Config) (*Server, error) {
 
 	s.registerHealth()
 	s.registerRoles()
+	s.registerActivationPolicies()
+	s.registerEligibilities()
+	s.registerElevations()
+	s.registerActiveElevations()
 	s.registerAudit()
 
 	// Outermost first: observe sees every request, route answers 404/405

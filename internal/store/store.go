@@ -50,6 +50,9 @@ type Tx interface {
 	TokenTx
 	IdempotencyTx
 	SettingsTx
+	ActivationPolicyTx
+	EligibilityTx
+	ElevationTx
 }
 
 // RoleTx persists roles.

@@ -298,8 +298,8 @@ func (t *tx) InsertToken(tok auth.Token) error {
 	if tok.ExpiresAt != nil {
 		exp = sql.NullString{String: ts(*tok.ExpiresAt), Valid: true}
 	}
-	_, err = t.exec(`INSERT INTO tokens (id, hash, subject, groups_json, roles_json, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		tok.ID, tok.Hash, tok.Subject, string(groups), string(roles), ts(tok.CreatedAt), exp)
+	_, err = t.exec(`INSERT INTO tokens (id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		tok.ID, tok.Hash, tok.Subject, string(groups), string(roles), ts(tok.CreatedAt), exp, nullTS(tok.MFAAt))
 	return err
 }
 
@@ -313,9 +313,9 @@ func nonNil(s []string) []string {
 func (t *tx) TokenByHash(hash string) (auth.Token, error) {
 	var tok auth.Token
 	var groups, roles, created string
-	var exp sql.NullString
-	err := t.queryRow(`SELECT id, hash, subject, groups_json, roles_json, created_at, expires_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp)
+	var exp, mfa sql.NullString
+	err := t.queryRow(`SELECT id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa)
 	if err != nil {
 		return tok, mapErr(err)
 	}
@@ -334,6 +334,13 @@ func (t *tx) TokenByHash(hash string) (auth.Token, error) {
 			return tok, err
 		}
 		tok.ExpiresAt = &e
+	}
+	if mfa.Valid {
+		m, err := parseTS(mfa.String)
+		if err != nil {
+			return tok, err
+		}
+		tok.MFAAt = &m
 	}
 	return tok, nil
 }
