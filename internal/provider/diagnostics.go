@@ -28,14 +28,22 @@ func (o operation) doing() string {
 	return strings.ToLower(o.verb) + " the " + o.thing
 }
 
-// pointerKind says how a JSON pointer continues below a top-level attribute.
+// pointerKind says how a JSON pointer continues below an attribute.
 type pointerKind int
 
 const (
 	pointerScalar pointerKind = iota // stop at the attribute
 	pointerMap                       // next segment is a map key
 	pointerList                      // next segment is a list index
+	pointerSet                       // a set: elements have no stable index, stop at the set
+	pointerObject                    // next segment is a member (see pointerNode.members)
 )
+
+// pathMapper turns an RFC 6901 pointer from a server violation into the
+// Terraform attribute to blame.
+type pathMapper interface {
+	pathFor(pointer string) (path.Path, bool)
+}
 
 // attributePaths maps the top-level JSON members of a request body to their
 // Terraform attributes, so server violations land on the attribute to blame.
@@ -44,6 +52,32 @@ type attributePaths map[string]pointerKind
 // pathFor turns an RFC 6901 pointer ("/labels/team") into an attribute path.
 // Set elements have no stable index in Terraform, so sets stop at the set.
 func (a attributePaths) pathFor(pointer string) (path.Path, bool) {
+	nested := make(nestedPaths, len(a))
+	for k, kind := range a {
+		nested[k] = pointerNode{kind: kind}
+	}
+	return nested.pathFor(pointer)
+}
+
+// pointerNode describes one attribute for nestedPaths: its kind and, for
+// objects and lists of objects, the members below it.
+type pointerNode struct {
+	kind    pointerKind
+	members nestedPaths
+}
+
+// nestedPaths maps request bodies with nested objects and lists of objects
+// ("/approval/stages/0/approvals_needed") to attribute paths. The JSON member
+// names must equal the Terraform attribute names, which is the house rule.
+type nestedPaths map[string]pointerNode
+
+func leafPath() pointerNode                       { return pointerNode{kind: pointerScalar} }
+func setPath() pointerNode                        { return pointerNode{kind: pointerSet} }
+func mapPath() pointerNode                        { return pointerNode{kind: pointerMap} }
+func objectPath(m nestedPaths) pointerNode        { return pointerNode{kind: pointerObject, members: m} }
+func listOfObjectsPath(m nestedPaths) pointerNode { return pointerNode{kind: pointerList, members: m} }
+
+func (n nestedPaths) pathFor(pointer string) (path.Path, bool) {
 	if !strings.HasPrefix(pointer, "/") {
 		return path.Empty(), false
 	}
@@ -51,20 +85,39 @@ func (a attributePaths) pathFor(pointer string) (path.Path, bool) {
 	for i, s := range segs {
 		segs[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 	}
-	kind, ok := a[segs[0]]
+	node, ok := n[segs[0]]
 	if !ok {
 		return path.Empty(), false
 	}
 	p := path.Root(segs[0])
-	if len(segs) > 1 {
-		switch kind {
+	segs = segs[1:]
+	for len(segs) > 0 {
+		switch node.kind {
 		case pointerMap:
-			p = p.AtMapKey(segs[1])
+			return p.AtMapKey(segs[0]), true
 		case pointerList:
 			var idx int
-			if _, err := fmt.Sscanf(segs[1], "%d", &idx); err == nil && idx >= 0 {
-				p = p.AtListIndex(idx)
+			if _, err := fmt.Sscanf(segs[0], "%d", &idx); err != nil || idx < 0 {
+				return p, true
 			}
+			p = p.AtListIndex(idx)
+			segs = segs[1:]
+			if len(segs) == 0 || node.members == nil {
+				return p, true
+			}
+			child, ok := node.members[segs[0]]
+			if !ok {
+				return p, true
+			}
+			p, node, segs = p.AtName(segs[0]), child, segs[1:]
+		case pointerObject:
+			child, ok := node.members[segs[0]]
+			if !ok {
+				return p, true
+			}
+			p, node, segs = p.AtName(segs[0]), child, segs[1:]
+		default:
+			return p, true
 		}
 	}
 	return p, true
@@ -73,7 +126,7 @@ func (a attributePaths) pathFor(pointer string) (path.Path, bool) {
 // addClientError turns a client error into diagnostics that say what happened
 // and what to do, ending with the server's own message. Callers handle the
 // codes that need resource knowledge (already_exists, etag_mismatch) first.
-func addClientError(diags *diag.Diagnostics, c *client.Client, op operation, attrs attributePaths, err error) {
+func addClientError(diags *diag.Diagnostics, c *client.Client, op operation, attrs pathMapper, err error) {
 	var (
 		pe *client.ProblemError
 		ce *client.ConnectionError
@@ -97,7 +150,7 @@ func addClientError(diags *diag.Diagnostics, c *client.Client, op operation, att
 	}
 }
 
-func addProblem(diags *diag.Diagnostics, c *client.Client, op operation, attrs attributePaths, pe *client.ProblemError) {
+func addProblem(diags *diag.Diagnostics, c *client.Client, op operation, attrs pathMapper, pe *client.ProblemError) {
 	p := pe.Problem
 	server := serverMessage(p)
 	switch {
@@ -188,4 +241,36 @@ func titleCase(s string) string {
 		words[i] = strings.ToUpper(w[:1]) + w[1:]
 	}
 	return strings.Join(words, " ")
+}
+
+// addViolations reports violations found before anything is written (the
+// provider's own checks with internal/pim, or a pamd validate_only answer) on
+// the attributes they point at; violations without a usable pointer are
+// reported once, attached to no attribute. source says who found them.
+func addViolations(diags *diag.Diagnostics, attrs pathMapper, summary, source string, vs []api.Violation) {
+	var unplaced []string
+	for _, v := range vs {
+		msg := v.Message
+		if v.Rule != "" {
+			msg += " (policy rule " + v.Rule + ")"
+		}
+		if at, ok := attrs.pathFor(v.Pointer); ok {
+			// The path is repeated in the detail: CLIs cannot point into an
+			// object expression, so for nested attributes it is the only hint.
+			diags.AddAttributeError(at, summary, fmt.Sprintf("%s (%s): %s. Correct the configuration; nothing was changed.", source, at, msg))
+			continue
+		}
+		where := v.Pointer
+		if where == "" {
+			where = v.Rule
+		}
+		if where != "" {
+			msg = where + ": " + msg
+		}
+		unplaced = append(unplaced, msg)
+	}
+	if len(unplaced) > 0 {
+		diags.AddError(summary, fmt.Sprintf("%s:\n  - %s\n\nCorrect the configuration; nothing was changed.",
+			source, strings.Join(unplaced, "\n  - ")))
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -31,7 +32,10 @@ const (
 	EnvToken    = "PAM_TOKEN"
 )
 
-var _ provider.Provider = (*pamProvider)(nil)
+var (
+	_ provider.Provider                       = (*pamProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*pamProvider)(nil)
+)
 
 // New returns the provider factory for providerserver; version is the
 // provider's release version ("dev" for local builds, "test" in tests).
@@ -214,12 +218,23 @@ func (p *pamProvider) Configure(ctx context.Context, req provider.ConfigureReque
 func (p *pamProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewRoleResource,
+		NewActivationPolicyResource,
+		NewEligibleRoleAssignmentResource,
 	}
 }
 
 func (p *pamProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewRoleDataSource,
+		NewActivationPolicyDataSource,
+		NewEligibleRoleAssignmentsDataSource,
+		NewActiveElevationsDataSource,
+	}
+}
+
+func (p *pamProvider) EphemeralResources(_ context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{
+		NewRoleActivationEphemeralResource,
 	}
 }
 
