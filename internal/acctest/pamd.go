@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/accessplane/terraform-provider-pam/internal/client"
+	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
 	"github.com/accessplane/terraform-provider-pam/internal/provider"
 )
@@ -92,6 +93,7 @@ func startPamd() (func(), error) {
 		BootstrapToken: token,
 		BootstrapOut:   io.Discard,
 		Logger:         logger,
+		Clock:          serverClock,
 		Version:        "acctest",
 	})
 	if err != nil {
@@ -109,8 +111,32 @@ func startPamd() (func(), error) {
 	}, nil
 }
 
-// server is the pamd the package's acceptance tests share.
-var server *daemon.Daemon
+// server is the pamd the package's acceptance tests share; serverClock is its
+// clock, which AdvanceClock moves forward.
+var (
+	server      *daemon.Daemon
+	serverClock = &clock.Offset{}
+)
+
+// AdvanceClock moves the test pamd's clock forward by d and runs one pass of
+// its background worker, so expiry and timeouts happen without waiting.
+// Parallel tests share the server and its clock: only tests that do not call
+// t.Parallel may use it (Go runs them before any parallel test resumes).
+func AdvanceClock(t *testing.T, d time.Duration) {
+	t.Helper()
+	PreCheck(t)
+	serverClock.Advance(d)
+	RunWorker(t)
+}
+
+// RunWorker runs one pass of the test pamd's background worker.
+func RunWorker(t *testing.T) {
+	t.Helper()
+	PreCheck(t)
+	if _, err := server.RunWorkerOnce(context.Background()); err != nil {
+		t.Fatalf("acctest: running the pamd worker: %v", err)
+	}
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -47,3 +47,25 @@ func (f *Fake) Advance(d time.Duration) {
 	defer f.mu.Unlock()
 	f.now = f.now.Add(d)
 }
+
+// Offset is the wall clock shifted by a settable offset. The acceptance tests
+// run pamd on it so that a test can jump past an expiry without waiting,
+// while timestamps stay close enough to real time for the CLI's own checks.
+type Offset struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now returns the shifted UTC time.
+func (o *Offset) Now() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return time.Now().UTC().Add(o.offset)
+}
+
+// Advance shifts the clock forward by d.
+func (o *Offset) Advance(d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.offset += d
+}
