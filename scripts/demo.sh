@@ -57,13 +57,35 @@ export PAM_ENDPOINT="http://127.0.0.1:$port" PAM_TOKEN="$token"
 tf() { "$TOFU" -chdir="$work/tf" "$@"; }
 
 step "$("$TOFU" version | head -1): apply examples/quickstart"
-tf apply -auto-approve -input=false -compact-warnings
+tf apply -auto-approve -input=false -compact-warnings -no-color
 
 step "outputs (read back through the pam_role data source)"
 tf output
 
 step "pamd roles list (the pamd CLI against the same server)"
 "$PAMD" roles list
+
+# People use the CLI with their own tokens; the operator issues them on the store.
+alice=$("$PAMD" token create --db "$work/pamd.db" --subject user:alice --role requester)
+bob=$("$PAMD" token create --db "$work/pamd.db" --subject user:bob --role approver)
+
+step "alice (requester) asks for db-admin on payments for 1h"
+elv=$(PAM_TOKEN="$alice" "$PAMD" elevate --role db-admin --scope /orgs/acme/projects/payments \
+  --duration 1h --justification "INC-4711 replication lag on payments" --json |
+  sed -n 's/^  "id": "\(elv_[^"]*\)".*/\1/p' | head -1)
+[ -n "$elv" ] || { echo "no elevation id returned" >&2; exit 1; }
+PAM_TOKEN="$alice" "$PAMD" elevations show "$elv"
+
+step "bob (approver) sees the request and approves it"
+PAM_TOKEN="$bob" "$PAMD" approvals list
+PAM_TOKEN="$bob" "$PAMD" approve "$elv" --reason "verified INC-4711"
+
+step "who is elevated right now: pamd elevations list --active"
+"$PAMD" elevations list --active
+
+step "the same through Terraform: data.pam_active_elevations (refresh-only apply)"
+tf apply -refresh-only -auto-approve -input=false -compact-warnings >/dev/null
+tf output active_elevations
 
 step "plan again: nothing to change"
 set +e
@@ -80,4 +102,4 @@ pamd_pid=""
 step "pamd audit verify"
 "$PAMD" audit verify --db "$work/pamd.db"
 
-printf '\ndemo complete: 2 roles created, plan empty, audit chain verified\n'
+printf '\ndemo complete: roles, policy and eligibility applied; alice elevated, approved by bob; plan empty; audit chain verified\n'
