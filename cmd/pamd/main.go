@@ -49,6 +49,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newServe(stderr), newToken(stdout), newAudit(stdout), newRoles(stdout))
 	root.AddCommand(newPIMCommands(stdout, stderr)...)
+	root.AddCommand(newMFACommands(stdout, stderr)...)
 	return root
 }
 

@@ -423,6 +423,11 @@ type Elevation struct {
 	Extensions      []Extension     `json:"extensions"`
 	Timeline        []TimelineEvent `json:"timeline"`
 	PolicySnapshot  PolicySnapshot  `json:"policy_snapshot"`
+
+	// ProvisioningWarnings lists provisioning deliveries that failed after
+	// the elevation could no longer be failed (an elevation.ended event that
+	// was never acknowledged): the elevation ended in pamd regardless.
+	ProvisioningWarnings []string `json:"provisioning_warnings,omitempty"`
 }
 
 // ElevationListParams are the query parameters of GET /v1/elevations.

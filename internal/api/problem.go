@@ -1,6 +1,9 @@
 package api
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // ContentTypeProblem is the media type of every error response (RFC 9457).
 const ContentTypeProblem = "application/problem+json"
@@ -54,6 +57,10 @@ type Problem struct {
 	// MFAMaxAgeSeconds is set on 401 step_up_required when the policy bounds
 	// the age of the MFA (mirrors max_age in WWW-Authenticate, RFC 9470).
 	MFAMaxAgeSeconds *int64 `json:"mfa_max_age_seconds,omitempty"`
+	// Holder and ExpiresAt are set on 409 account_locked: who holds the
+	// exclusive checkout and when it ends.
+	Holder    *Actor     `json:"holder,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Violation is one field or rule failure inside a Problem.

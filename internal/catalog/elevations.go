@@ -16,29 +16,31 @@ import (
 )
 
 // Provisioner is the seam where an elevation takes effect outside pamd. It is
-// called inside the transaction that moves an elevation, so it must only
-// record work (an outbox row, a queued webhook), never block on the network.
-// The provisioning webhook dispatcher plugs in here; until then
+// called inside the transaction that moves an elevation (tx), so it must only
+// record work in tx (an outbox row), never block on the network.
+// WebhookProvisioner (provisioning.go) is the webhook implementation;
 // SyncProvisioner grants synchronously.
 type Provisioner interface {
 	// Activate starts granting e's role. granted=true completes the
 	// activation at once (pim.MarkActive); false leaves e activating until
 	// the dispatcher reports back; an error fails the activation
 	// (pim.MarkActivationFailed) with the error text.
-	Activate(ctx context.Context, e api.Elevation) (granted bool, err error)
+	Activate(ctx context.Context, tx store.Tx, e api.Elevation) (granted bool, err error)
 	// Deactivate is told that e left activating or active for good (ended,
 	// revoked, deactivated, withdrawn by an eligibility deletion).
-	Deactivate(ctx context.Context, e api.Elevation) error
+	Deactivate(ctx context.Context, tx store.Tx, e api.Elevation) error
 }
 
 // SyncProvisioner has no targets: every activation completes immediately.
 type SyncProvisioner struct{}
 
 // Activate grants at once.
-func (SyncProvisioner) Activate(context.Context, api.Elevation) (bool, error) { return true, nil }
+func (SyncProvisioner) Activate(context.Context, store.Tx, api.Elevation) (bool, error) {
+	return true, nil
+}
 
 // Deactivate has nothing to undo.
-func (SyncProvisioner) Deactivate(context.Context, api.Elevation) error { return nil }
+func (SyncProvisioner) Deactivate(context.Context, store.Tx, api.Elevation) error { return nil }
 
 // auditActions maps timeline events to audit actions (elevation.<action>).
 var auditActions = map[string]string{
@@ -61,11 +63,14 @@ func auditAction(ev api.TimelineEvent) string {
 }
 
 // settle runs the activation step on an elevation that reached activating.
-func (s *Service) settle(ctx context.Context, e *api.Elevation, now time.Time) error {
+func (s *Service) settle(ctx context.Context, tx store.Tx, e *api.Elevation, now time.Time) error {
 	if e.State != api.StateActivating {
 		return nil
 	}
-	granted, err := s.provisioner().Activate(ctx, *e)
+	granted, err := s.provisioner().Activate(ctx, tx, *e)
+	if serr, ok := asStoreError(err); ok {
+		return serr // the store failed, not the activation: roll back
+	}
 	switch {
 	case err != nil:
 		return pim.MarkActivationFailed(e, err.Error(), now)
@@ -87,7 +92,7 @@ func (s *Service) provisioner() Provisioner {
 func (s *Service) saveElevation(ctx context.Context, tx store.Tx, c *Caller, before api.Elevation, after *api.Elevation, now time.Time) error {
 	wasLive := before.State == api.StateActive || before.State == api.StateActivating
 	if wasLive && pim.IsTerminal(after.State) {
-		if err := s.provisioner().Deactivate(ctx, *after); err != nil {
+		if err := s.provisioner().Deactivate(ctx, tx, *after); err != nil {
 			return err
 		}
 	}
@@ -180,7 +185,7 @@ func (s *Service) RequestElevation(ctx context.Context, c Caller, req api.Elevat
 		if err != nil {
 			return elevationRefusal(ev, snap)
 		}
-		if err := s.settle(ctx, &e, now); err != nil {
+		if err := s.settle(ctx, tx, &e, now); err != nil {
 			return err
 		}
 		if err := tx.InsertElevation(e); err != nil {
@@ -443,7 +448,7 @@ func (s *Service) ActOnElevation(ctx context.Context, c Caller, id string, a Ele
 			}
 			return pimError(err)
 		}
-		if err := s.settle(ctx, &e, now); err != nil {
+		if err := s.settle(ctx, tx, &e, now); err != nil {
 			return err
 		}
 		if err := s.saveElevation(ctx, tx, &c, cur, &e, now); err != nil {

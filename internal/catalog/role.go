@@ -56,6 +56,7 @@ func NormalizeRoleInput(in api.RoleInput) (api.RoleInput, []api.Violation) {
 			add("/labels/"+pointerEscape(k), "max_length", fmt.Sprintf("label value is %d characters, at most %d allowed", n, api.MaxLabelValueLength))
 		}
 	}
+	vs = append(vs, validateWebhooks(in.Webhooks)...)
 	if len(vs) > 0 {
 		return in, vs
 	}
@@ -68,6 +69,10 @@ func NormalizeRoleInput(in api.RoleInput) (api.RoleInput, []api.Violation) {
 	out.Labels = make(map[string]string, len(in.Labels))
 	for k, v := range in.Labels {
 		out.Labels[k] = v
+	}
+	out.Webhooks = nil
+	for _, h := range in.Webhooks {
+		out.Webhooks = append(out.Webhooks, api.RoleWebhook{URL: h.URL, Secret: h.Secret, SecretVersion: h.SecretVersion})
 	}
 	return out, nil
 }
@@ -107,18 +112,29 @@ func (s *Service) CreateRole(ctx context.Context, c Caller, in api.RoleInput) (a
 	if err != nil {
 		return api.Role{}, err
 	}
+	hooks, err := mergeWebhooks(norm.Webhooks, nil)
+	if err != nil {
+		return api.Role{}, err
+	}
 	now := s.now()
 	actor := c.Principal.Actor()
 	r := api.Role{
 		Meta:      api.Meta{ID: ids.New(api.PrefixRole, now), Version: 1, CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor},
 		RoleInput: norm,
 	}
+	// From here on r is what is stored, returned and audited: no secret.
+	r.Webhooks = publicWebhooks(hooks)
 	err = s.Store.Update(ctx, func(tx store.Tx) error {
 		if err := s.conflictOnName(tx, r.Name, ""); err != nil {
 			return err
 		}
 		if err := tx.InsertRole(r); err != nil {
 			return err
+		}
+		if len(hooks) > 0 {
+			if err := tx.PutRoleWebhooks(r.ID, hooks); err != nil {
+				return err
+			}
 		}
 		return s.record(tx, c, "role.created", nil, &r, 0, 1)
 	})
@@ -149,7 +165,7 @@ func (s *Service) record(tx store.Tx, c Caller, action string, before, after *ap
 func (s *Service) GetRole(ctx context.Context, _ Caller, id string) (api.Role, error) {
 	var r api.Role
 	err := s.Store.View(ctx, func(tx store.Tx) (err error) {
-		r, err = tx.GetRole(id)
+		r, err = getRole(tx, id)
 		return err
 	})
 	if isNotFound(err) {
@@ -162,8 +178,15 @@ func (s *Service) GetRole(ctx context.Context, _ Caller, id string) (api.Role, e
 func (s *Service) ListRoles(ctx context.Context, _ Caller, f store.RoleFilter) ([]api.Role, error) {
 	var out []api.Role
 	err := s.Store.View(ctx, func(tx store.Tx) (err error) {
-		out, err = tx.ListRoles(f)
-		return err
+		if out, err = tx.ListRoles(f); err != nil {
+			return err
+		}
+		for i := range out {
+			if err := withWebhooks(tx, &out[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -174,7 +197,7 @@ func (s *Service) ReplaceRole(ctx context.Context, c Caller, id string, ifMatch 
 	var out api.Role
 	var deny bool
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
-		cur, err := tx.GetRole(id)
+		cur, err := getRole(tx, id)
 		if isNotFound(err) {
 			// 404 before authorisation: the id is unknown to everyone.
 			return notFound(roleKind, id)
@@ -195,11 +218,23 @@ func (s *Service) ReplaceRole(ctx context.Context, c Caller, id string, ifMatch 
 		if err := s.conflictOnName(tx, norm.Name, id); err != nil {
 			return err
 		}
+		stored, err := tx.GetRoleWebhooks(id)
+		if err != nil {
+			return err
+		}
+		hooks, err := mergeWebhooks(norm.Webhooks, stored)
+		if err != nil {
+			return err
+		}
 		out = cur
 		out.RoleInput = norm
+		out.Webhooks = publicWebhooks(hooks)
 		out.Version = cur.Version + 1
 		out.UpdatedAt, out.UpdatedBy = s.now(), c.Principal.Actor()
 		if err := tx.UpdateRole(out, cur.Version); err != nil {
+			return err
+		}
+		if err := tx.PutRoleWebhooks(id, hooks); err != nil {
 			return err
 		}
 		return s.record(tx, c, "role.updated", &cur, &out, cur.Version, out.Version)
@@ -214,7 +249,7 @@ func (s *Service) ReplaceRole(ctx context.Context, c Caller, id string, ifMatch 
 func (s *Service) DeleteRole(ctx context.Context, c Caller, id string, ifMatch *int64) error {
 	var deny bool
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
-		cur, err := tx.GetRole(id)
+		cur, err := getRole(tx, id)
 		if isNotFound(err) {
 			return notFound(roleKind, id)
 		} else if err != nil {

@@ -31,7 +31,7 @@ func (s *Service) RunDue(ctx context.Context, batch int) (int, error) {
 			for _, e := range due {
 				before := e
 				ticked := pim.Tick(&e, now)
-				if err := s.settle(ctx, &e, now); err != nil {
+				if err := s.settle(ctx, tx, &e, now); err != nil {
 					return err
 				}
 				if !ticked && e.State == before.State {

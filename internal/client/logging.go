@@ -14,7 +14,7 @@ import (
 const LogSubsystem = "api"
 
 // maskedFieldKeys are log fields whose whole value is secret.
-var maskedFieldKeys = []string{"authorization", "request_header_authorization", "token", "password", "secret"}
+var maskedFieldKeys = []string{"authorization", "request_header_authorization", "token", "password", "secret", "otpauth_uri"}
 
 // Secret-looking material anywhere in a message or a string field: bearer
 // credentials and the values of JSON members whose names say "secret". Request
@@ -22,6 +22,10 @@ var maskedFieldKeys = []string{"authorization", "request_header_authorization", 
 var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)bearer\s+[^\s"]+`),
 	regexp.MustCompile(`(?i)"[a-z0-9_]*(password|secret|token|private_key|passphrase|credential|value_wo)[a-z0-9_]*"\s*:\s*"(\\.|[^"\\])*"`),
+	// TOTP: otpauth:// URIs carry the secret; a one-time code is a credential
+	// for its 30 seconds (problem codes such as "invalid_mfa_code" stay visible).
+	regexp.MustCompile(`(?i)otpauth://[^\s"]+`),
+	regexp.MustCompile(`(?i)"code"\s*:\s*"\s*\d+\s*"`),
 }
 
 // logContext derives the context every log line of one call uses: the api

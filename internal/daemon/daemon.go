@@ -18,6 +18,8 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
 	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
+	"github.com/accessplane/terraform-provider-pam/internal/keys"
+	"github.com/accessplane/terraform-provider-pam/internal/provision"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
@@ -39,6 +41,12 @@ type Config struct {
 	Listen string
 	// DBPath is the SQLite file, created with migrations on first start.
 	DBPath string
+	// MasterKeyFile is the master key file; "" means $PAMD_MASTER_KEY_FILE,
+	// else DBPath + ".key". Generated (mode 0600) on first start.
+	MasterKeyFile string
+	// Keyring protects secrets at rest (MFA secrets); nil loads it with
+	// keys.LoadOrCreate from MasterKeyFile (PAMD_MASTER_KEY wins when set).
+	Keyring *keys.Keyring
 	// BootstrapToken is the admin token installed on a fresh store; if empty a
 	// random one is generated and printed once to BootstrapOut.
 	BootstrapToken string
@@ -55,9 +63,15 @@ type Config struct {
 	// WorkerBatch is how many due elevations one worker transaction claims
 	// (0 = catalog.DefaultWorkerBatch).
 	WorkerBatch int
-	// Provisioner makes elevations take effect outside pamd; nil grants
-	// synchronously (no provisioning targets yet).
+	// Provisioner makes elevations take effect outside pamd; nil means
+	// catalog.WebhookProvisioner (roles without webhooks grant at once).
 	Provisioner catalog.Provisioner
+	// ProvisionPolicy is the webhook retry policy; nil means
+	// provision.DefaultPolicy(). Tests set small backoffs and no jitter.
+	ProvisionPolicy *provision.Policy
+	// WebhookClient sends webhook deliveries; nil means
+	// provision.NewHTTPClient(provision.DefaultTimeout).
+	WebhookClient *http.Client
 }
 
 // DefaultWorkerInterval is the worker's default period.
@@ -72,6 +86,7 @@ type Daemon struct {
 	url    string
 	done   chan error
 	pim    *catalog.Service
+	hooks  *provision.Worker
 	stop   context.CancelFunc
 	worker chan struct{}
 }
@@ -95,8 +110,19 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	if cfg.Provisioner == nil {
+		cfg.Provisioner = catalog.WebhookProvisioner{Clock: cfg.Clock}
+	}
 	if cfg.BootstrapToken != "" && !auth.Plausible(cfg.BootstrapToken) {
 		return nil, fmt.Errorf("bootstrap token must be %d-512 printable characters without spaces", auth.MinTokenLength)
+	}
+
+	if cfg.Keyring == nil {
+		kr, err := loadKeyring(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Keyring = kr
 	}
 
 	st, err := sqlite.Open(ctx, cfg.DBPath)
@@ -120,7 +146,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 	srv, err := server.New(server.Config{
 		Store: d.store, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
-		Provisioner: d.cfg.Provisioner,
+		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring,
 	})
 	if err != nil {
 		return err
@@ -149,6 +175,12 @@ func (d *Daemon) start(ctx context.Context) error {
 		d.done <- err
 	}()
 	d.pim = &catalog.Service{Store: d.store, Clock: d.cfg.Clock, Provisioner: d.cfg.Provisioner}
+	policy := provision.DefaultPolicy()
+	if d.cfg.ProvisionPolicy != nil {
+		policy = *d.cfg.ProvisionPolicy
+	}
+	d.hooks = &provision.Worker{Outbox: d.pim.Outbox(0), Sender: provision.NewDeliverer(d.cfg.WebhookClient, d.cfg.Clock),
+		Policy: policy, Clock: d.cfg.Clock, Logger: d.cfg.Logger}
 	d.startWorker()
 	d.cfg.Logger.Info("pamd listening", "url", d.url, "db", d.cfg.DBPath, "version", d.cfg.Version)
 	return nil
@@ -186,10 +218,17 @@ func (d *Daemon) startWorker() {
 // RunWorkerOnce runs one pass of the background worker now, at the
 // configured clock's time: every elevation whose next deadline has passed is
 // moved on (expired, approval timed out, scheduled start activated), with its
-// audit events. It returns how many elevations changed. Tests pair it with a
-// clock.Fake and WorkerInterval < 0 for deterministic runs.
+// audit events; then every provisioning webhook delivery due is attempted
+// once (and its outcome applied to the elevation). It returns how many
+// elevations changed plus how many deliveries were attempted. Tests pair it
+// with a clock.Fake and WorkerInterval < 0 for deterministic runs.
 func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
-	return d.pim.RunDue(ctx, d.cfg.WorkerBatch)
+	n, err := d.pim.RunDue(ctx, d.cfg.WorkerBatch)
+	if err != nil {
+		return n, err
+	}
+	res, err := d.hooks.RunOnce(ctx, d.cfg.Clock.Now())
+	return n + res.Delivered + res.Retried + res.Failed, err
 }
 
 // bootstrap installs the first admin token on a store that has none.

@@ -122,3 +122,69 @@ func TestRoleRoundTrip(t *testing.T) {
 		t.Errorf("round trip = %+v, want %+v", back, in)
 	}
 }
+
+func TestRoleWebhooksToModel(t *testing.T) {
+	t.Parallel()
+	m, diags := roleResourceToModel(&api.Role{Meta: api.Meta{ID: "role_1", Version: 2}, RoleInput: api.RoleInput{Name: "r",
+		Webhooks: []api.RoleWebhook{
+			{URL: "https://b.example/hook", SecretVersion: 3, HasSecret: true},
+			{URL: "https://a.example/hook", HasSecret: true},
+		}}})
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	var blocks []roleWebhookModel
+	if d := m.Webhooks.ElementsAs(context.Background(), &blocks, false); d.HasError() {
+		t.Fatal(d)
+	}
+	want := []roleWebhookModel{
+		{URL: stringValue("https://b.example/hook"), SecretWO: types.StringNull(), SecretWOVersion: int64Value(3)},
+		{URL: stringValue("https://a.example/hook"), SecretWO: types.StringNull(), SecretWOVersion: types.Int64Null()},
+	}
+	if !reflect.DeepEqual(blocks, want) {
+		t.Errorf("webhooks = %+v, want %+v (order kept, secret null, version 0 as null)", blocks, want)
+	}
+	// No webhooks: an empty list, which is what an absent block plans to.
+	m, diags = roleResourceToModel(&api.Role{Meta: api.Meta{ID: "role_1", Version: 1}, RoleInput: api.RoleInput{Name: "r"}})
+	if diags.HasError() || m.Webhooks.IsNull() || len(m.Webhooks.Elements()) != 0 {
+		t.Errorf("no webhooks = %v (%v), want an empty list", m.Webhooks, diags)
+	}
+}
+
+func TestRoleResourceInputTakesSecretsFromConfig(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	block := func(url string, secret types.String, version types.Int64) attr.Value {
+		return types.ObjectValueMust(roleWebhookAttrTypes, map[string]attr.Value{
+			"url": stringValue(url), "secret_wo": secret, "secret_wo_version": version})
+	}
+	plan := roleResourceModel{
+		roleModel: roleModel{Name: stringValue("r"), Description: stringValue("d"),
+			AssignableScopes: types.SetValueMust(types.StringType, []attr.Value{stringValue("/")}),
+			Labels:           types.MapValueMust(types.StringType, map[string]attr.Value{})},
+		// Write-only values are always null in the plan.
+		Webhooks: types.ListValueMust(roleWebhookObjectType, []attr.Value{block("https://a.example/h", types.StringNull(), int64Value(2))}),
+	}
+	config := roleResourceModel{
+		Webhooks: types.ListValueMust(roleWebhookObjectType, []attr.Value{
+			block("https://a.example/h", stringValue("0123456789abcdef0123"), int64Value(2)),
+			block("https://b.example/h", types.StringNull(), types.Int64Null()),
+		}),
+	}
+	in, diags := roleResourceInput(ctx, plan, config)
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	want := []api.RoleWebhook{
+		{URL: "https://a.example/h", Secret: "0123456789abcdef0123", SecretVersion: 2},
+		{URL: "https://b.example/h"},
+	}
+	if in.Name != "r" || in.Description != "d" || !reflect.DeepEqual(in.Webhooks, want) {
+		t.Errorf("input = %+v, want webhooks %+v", in, want)
+	}
+	// No blocks: no webhooks sent (the role has none).
+	config.Webhooks = types.ListValueMust(roleWebhookObjectType, []attr.Value{})
+	if in, _ = roleResourceInput(ctx, plan, config); len(in.Webhooks) != 0 {
+		t.Errorf("webhooks = %+v, want none", in.Webhooks)
+	}
+}

@@ -116,3 +116,89 @@ func timeValue(t time.Time) types.String {
 // rolePrefixPattern checks the shape of a role id before any request, so a
 // pasted id of another type fails at plan time.
 var rolePrefixPattern = regexp.MustCompile(`^` + api.PrefixRole + `_[0-9A-Za-z]+$`)
+
+// roleResourceModel is the pam_role resource: the shared role fields plus
+// the webhook blocks, which only the resource has (their secrets are
+// write-only and there is nothing to show of them in the data source).
+type roleResourceModel struct {
+	roleModel
+	Webhooks types.List `tfsdk:"webhook"`
+}
+
+// roleWebhookModel is one webhook block. SecretWO is write-only: it is read
+// from the configuration during apply and is always null in plan and state.
+type roleWebhookModel struct {
+	URL             types.String `tfsdk:"url"`
+	SecretWO        types.String `tfsdk:"secret_wo"`
+	SecretWOVersion types.Int64  `tfsdk:"secret_wo_version"`
+}
+
+var roleWebhookAttrTypes = map[string]attr.Type{
+	"url":               types.StringType,
+	"secret_wo":         types.StringType,
+	"secret_wo_version": types.Int64Type,
+}
+
+var roleWebhookObjectType = types.ObjectType{AttrTypes: roleWebhookAttrTypes}
+
+// webhooksToList maps the targets pamd returns (never with a secret) to the
+// webhook blocks: secret_wo null, secret_wo_version null when pamd holds none
+// (0), so that a block without secret_wo_version reads back unchanged.
+func webhooksToList(hooks []api.RoleWebhook) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	elems := make([]attr.Value, 0, len(hooks))
+	for _, h := range hooks {
+		version := types.Int64Null()
+		if h.SecretVersion != 0 {
+			version = types.Int64Value(h.SecretVersion)
+		}
+		obj, d := types.ObjectValue(roleWebhookAttrTypes, map[string]attr.Value{
+			"url":               types.StringValue(h.URL),
+			"secret_wo":         types.StringNull(),
+			"secret_wo_version": version,
+		})
+		diags.Append(d...)
+		elems = append(elems, obj)
+	}
+	list, d := types.ListValue(roleWebhookObjectType, elems)
+	diags.Append(d...)
+	return list, diags
+}
+
+// webhooksFromConfig maps the configured webhook blocks to the request body.
+// It must be given the configuration, not the plan: only the configuration
+// holds secret_wo. A null secret is omitted, which makes pamd keep the
+// secret it holds for the same URL.
+func webhooksFromConfig(ctx context.Context, list types.List) ([]api.RoleWebhook, diag.Diagnostics) {
+	if list.IsNull() || list.IsUnknown() {
+		return nil, nil
+	}
+	var blocks []roleWebhookModel
+	diags := list.ElementsAs(ctx, &blocks, false)
+	if diags.HasError() {
+		return nil, diags
+	}
+	out := make([]api.RoleWebhook, 0, len(blocks))
+	for _, b := range blocks {
+		out = append(out, api.RoleWebhook{URL: b.URL.ValueString(), Secret: b.SecretWO.ValueString(), SecretVersion: b.SecretWOVersion.ValueInt64()})
+	}
+	return out, diags
+}
+
+// roleResourceToModel maps a role from pamd to the resource's state.
+func roleResourceToModel(r *api.Role) (roleResourceModel, diag.Diagnostics) {
+	base, diags := roleToModel(r)
+	hooks, d := webhooksToList(r.Webhooks)
+	diags.Append(d...)
+	return roleResourceModel{roleModel: base, Webhooks: hooks}, diags
+}
+
+// roleResourceInput maps plan (every ordinary attribute) and configuration
+// (the webhook blocks with their write-only secrets) to the body of POST/PUT.
+func roleResourceInput(ctx context.Context, plan, config roleResourceModel) (api.RoleInput, diag.Diagnostics) {
+	in, diags := roleInputFromModel(ctx, plan.roleModel)
+	hooks, d := webhooksFromConfig(ctx, config.Webhooks)
+	diags.Append(d...)
+	in.Webhooks = hooks
+	return in, diags
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/client"
+	"github.com/accessplane/terraform-provider-pam/internal/provision"
 )
 
 var (
@@ -118,6 +121,68 @@ func (r *roleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 				Computed:            true,
 			},
 		},
+		Blocks: map[string]schema.Block{
+			"webhook": roleWebhookBlock(),
+		},
+	}
+}
+
+// roleWebhookBlock is the provisioning target block. Its secret is a
+// write-only attribute (Terraform and OpenTofu 1.11+): roles without webhook
+// blocks work on older CLIs, which simply never see the attribute set.
+func roleWebhookBlock() schema.ListNestedBlock {
+	return schema.ListNestedBlock{
+		MarkdownDescription: fmt.Sprintf("A provisioning webhook target, at most %d. When an elevation of this role becomes active, "+
+			"and again when it ends, pamd POSTs a signed JSON event (header `Pam-Signature`, HMAC-SHA256 over the timestamp and body) "+
+			"to `url` and retries until the receiver answers 2xx; the elevation stays `activating` until every target acknowledged. "+
+			"Changing `url` updates the role in place. Requires Terraform or OpenTofu 1.11 or later (write-only attributes).", api.MaxRoleWebhooks),
+		Validators: []validator.List{listvalidator.SizeAtMost(api.MaxRoleWebhooks)},
+		NestedObject: schema.NestedBlockObject{
+			Attributes: map[string]schema.Attribute{
+				"url": schema.StringAttribute{
+					MarkdownDescription: "Absolute `http` or `https` URL of the receiver, unique within the role; no credentials and no fragment.",
+					Required:            true,
+					Validators:          []validator.String{webhookURLValidator{}},
+				},
+				"secret_wo": schema.StringAttribute{
+					MarkdownDescription: fmt.Sprintf("HMAC-SHA256 signing secret shared with the receiver, at least %d bytes. "+
+						"**Write-only**: sent to pamd on create and on every update, never stored in the Terraform plan or state, "+
+						"and never returned by pamd. Terraform cannot see a change of this value: bump `secret_wo_version` to send a new secret.",
+						provision.MinSecretLength),
+					Required:   true,
+					Sensitive:  true,
+					WriteOnly:  true,
+					Validators: []validator.String{stringvalidator.LengthAtLeast(provision.MinSecretLength)},
+				},
+				"secret_wo_version": schema.Int64Attribute{
+					MarkdownDescription: "Version of `secret_wo`, kept in state and in pamd. Change it (for example increment it) " +
+						"to roll the secret: the change updates the role in place and sends the current `secret_wo`.",
+					Optional:   true,
+					Validators: []validator.Int64{int64validator.AtLeast(1)},
+				},
+			},
+		},
+	}
+}
+
+// webhookURLValidator checks a webhook URL at plan time with the server's rule.
+type webhookURLValidator struct{}
+
+func (webhookURLValidator) Description(context.Context) string {
+	return "must be an absolute http or https URL without credentials or fragment"
+}
+
+func (v webhookURLValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (webhookURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := provision.ValidateURL(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Webhook URL",
+			fmt.Sprintf("The webhook url is not valid: %s. Use an absolute http or https URL such as https://provisioner.example.com/pam.", err))
 	}
 }
 
@@ -145,12 +210,13 @@ var roleOp = struct{ create, read, update, delete, imp operation }{
 }
 
 func (r *roleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan roleModel
+	var plan, config roleResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	in, diags := roleInputFromModel(ctx, plan)
+	in, diags := roleResourceInput(ctx, plan, config)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -171,7 +237,7 @@ func (r *roleResource) Create(ctx context.Context, req resource.CreateRequest, r
 }
 
 func (r *roleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state roleModel
+	var state roleResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -197,13 +263,14 @@ func (r *roleResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 }
 
 func (r *roleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state roleModel
+	var plan, state, config roleResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	in, diags := roleInputFromModel(ctx, plan)
+	in, diags := roleResourceInput(ctx, plan, config)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -219,7 +286,7 @@ func (r *roleResource) Update(ctx context.Context, req resource.UpdateRequest, r
 					"Choose a different name, or rename or remove the other role first. %s",
 					in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("update", state, pe.Problem))
+			resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("update", state.roleModel, pe.Problem))
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
 			resp.Diagnostics.AddError("Role Deleted Outside Terraform",
 				fmt.Sprintf("Terraform could not update role %s because it no longer exists in pamd. "+
@@ -235,7 +302,7 @@ func (r *roleResource) Update(ctx context.Context, req resource.UpdateRequest, r
 }
 
 func (r *roleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state roleModel
+	var state roleResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -249,7 +316,7 @@ func (r *roleResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("delete", state, pe.Problem))
+		resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("delete", state.roleModel, pe.Problem))
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeInUse:
 		resp.Diagnostics.AddError("Role Is In Use",
 			fmt.Sprintf("Terraform could not delete role %s because other objects in pamd still refer to it "+
@@ -287,7 +354,7 @@ func (r *roleResource) ImportState(ctx context.Context, req resource.ImportState
 // every operation, Update included: Terraform < 1.12 fails an Update that
 // returns no identity for a resource that has an identity schema.
 func (r *roleResource) setState(ctx context.Context, role *api.Role, state *tfsdk.State, identity *tfsdk.ResourceIdentity, diags *diag.Diagnostics) {
-	m, d := roleToModel(role)
+	m, d := roleResourceToModel(role)
 	diags.Append(d...)
 	if diags.HasError() {
 		return

@@ -301,3 +301,122 @@ func checkRolesDestroyed(t *testing.T) resource.TestCheckFunc {
 		return nil
 	}
 }
+
+// webhookRoleConfig renders a pam_role with one webhook block whose secret
+// comes from a variable (the secret is also a write-only argument, so it
+// never reaches plan or state).
+func webhookRoleConfig(name, url, secret string, version int) string {
+	return fmt.Sprintf(`
+variable "hook_secret" {
+  type      = string
+  sensitive = true
+  default   = %q
+}
+
+resource "pam_role" "test" {
+  name = %q
+
+  webhook {
+    url               = %q
+    secret_wo         = var.hook_secret
+    secret_wo_version = %d
+  }
+}
+`, secret, name, url, version)
+}
+
+// TestAccRoleResourceWebhook: a webhook with a write-only secret. The secret
+// is absent from state, pamd holds it, bumping secret_wo_version and
+// changing the url update in place, and import ignores the write-only pair.
+func TestAccRoleResourceWebhook(t *testing.T) {
+	acctest.SkipUnless(t, acctest.FeatureWriteOnly)
+	const addr = "pam_role.test"
+	const secret = "tf-acc-webhook-secret-5d1f0c"
+	name := acctest.RandomName("tf-acc-hook")
+	url := "https://hooks.example.com/pam"
+	sameID := statecheck.CompareValue(compare.ValuesSame())
+
+	serverHook := func(wantURL string, wantVersion int64) resource.TestCheckFunc {
+		return func(s *terraform.State) error {
+			rs := s.RootModule().Resources[addr]
+			r, err := acctest.Client(t).GetRole(context.Background(), rs.Primary.ID)
+			if err != nil {
+				return err
+			}
+			if len(r.Webhooks) != 1 || r.Webhooks[0].URL != wantURL || !r.Webhooks[0].HasSecret ||
+				r.Webhooks[0].SecretVersion != wantVersion || r.Webhooks[0].Secret != "" {
+				return fmt.Errorf("pamd webhooks = %+v, want %s with a secret at version %d", r.Webhooks, wantURL, wantVersion)
+			}
+			for k, v := range rs.Primary.Attributes {
+				if strings.Contains(v, secret) {
+					return fmt.Errorf("the secret is in state attribute %s", k)
+				}
+			}
+			return nil
+		}
+	}
+
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkRolesDestroyed(t),
+		Steps: []resource.TestStep{
+			{
+				Config: webhookRoleConfig(name, url, secret, 1),
+				ConfigStateChecks: []statecheck.StateCheck{
+					sameID.AddStateValue(addr, tfjsonpath.New("id")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("webhook").AtSliceIndex(0).AtMapKey("url"), knownvalue.StringExact(url)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("webhook").AtSliceIndex(0).AtMapKey("secret_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("webhook").AtSliceIndex(0).AtMapKey("secret_wo_version"), knownvalue.Int64Exact(1)),
+				},
+				Check: serverHook(url, 1),
+			},
+			// Rolling the secret: bump the version, the role updates in place.
+			{
+				Config: webhookRoleConfig(name, url, secret+"-rolled", 2),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					sameID.AddStateValue(addr, tfjsonpath.New("id")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("webhook").AtSliceIndex(0).AtMapKey("secret_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("webhook").AtSliceIndex(0).AtMapKey("secret_wo_version"), knownvalue.Int64Exact(2)),
+				},
+				Check: serverHook(url, 2),
+			},
+			// Changing only the url updates in place too.
+			{
+				Config: webhookRoleConfig(name, url+"/v2", secret+"-rolled", 2),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					sameID.AddStateValue(addr, tfjsonpath.New("id")),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("webhook").AtSliceIndex(0).AtMapKey("url"), knownvalue.StringExact(url+"/v2")),
+				},
+				Check: serverHook(url+"/v2", 2),
+			},
+			{
+				ResourceName:            addr,
+				ImportState:             true,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"webhook.0.secret_wo", "webhook.0.secret_wo_version"},
+			},
+		},
+	})
+}
+
+// TestAccRoleResourceWebhookInvalidURLFailsAtPlan: the url rule is checked
+// before any request.
+func TestAccRoleResourceWebhookInvalidURLFailsAtPlan(t *testing.T) {
+	acctest.SkipUnless(t, acctest.FeatureWriteOnly)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      webhookRoleConfig(acctest.RandomName("tf-acc-hook"), "ftp://hooks.example.com/pam", "tf-acc-webhook-secret-5d1f0c", 1),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`Invalid Webhook URL`),
+		}},
+	})
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
 	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
+	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	// Provisioner makes elevations take effect outside pamd; nil grants
 	// synchronously (catalog.SyncProvisioner).
 	Provisioner catalog.Provisioner
+	// Keyring protects MFA secrets at rest; nil answers the MFA endpoints
+	// with 503 mfa_unavailable.
+	Keyring *keys.Keyring
 }
 
 // Server is the pamd HTTP API.
@@ -49,6 +53,7 @@ type Server struct {
 	maxBody int64
 	pages   pager
 	catalog *catalog.Service
+	mfa     mfaState
 
 	mux     *http.ServeMux
 	api     huma.API
@@ -105,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 	s.registerElevations()
 	s.registerActiveElevations()
 	s.registerAudit()
+	s.registerMFA(cfg.Keyring)
 
 	// Outermost first: observe sees every request, route answers 404/405
 	// before anyone is asked for a token.

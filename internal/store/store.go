@@ -50,9 +50,12 @@ type Tx interface {
 	TokenTx
 	IdempotencyTx
 	SettingsTx
+	MFATx
 	ActivationPolicyTx
 	EligibilityTx
 	ElevationTx
+	RoleWebhookTx
+	OutboxTx
 }
 
 // RoleTx persists roles.

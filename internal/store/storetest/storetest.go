@@ -32,7 +32,9 @@ func Run(t *testing.T, newStore NewFunc) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, newStore(t)) })
+	runMFA(t, newStore)
 	runPIM(t, newStore)
+	runOutbox(t, newStore)
 }
 
 var t0 = time.Date(2025, 5, 1, 9, 12, 44, 0, time.UTC)

@@ -1,0 +1,90 @@
+package sqlite
+
+import (
+	"database/sql"
+	"time"
+
+	"github.com/accessplane/terraform-provider-pam/internal/store"
+)
+
+// --- MFA (TOTP enrollments) ---
+
+func (t *tx) GetTOTPEnrollment(subject string) (store.TOTPEnrollment, error) {
+	e := store.TOTPEnrollment{Subject: subject}
+	var created string
+	var confirmed, failedSince sql.NullString
+	err := t.queryRow(`SELECT secret_sealed, confirmed_at, last_used_step, failed_attempts, failed_since, created_at
+		FROM mfa_totp WHERE subject = $1`, subject).
+		Scan(&e.SealedSecret, &confirmed, &e.LastUsedStep, &e.FailedAttempts, &failedSince, &created)
+	if err != nil {
+		return e, mapErr(err)
+	}
+	if e.CreatedAt, err = parseTS(created); err != nil {
+		return e, err
+	}
+	if e.ConfirmedAt, err = mfaParseNullTS(confirmed); err != nil {
+		return e, err
+	}
+	if e.FailedSince, err = mfaParseNullTS(failedSince); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+func mfaParseNullTS(v sql.NullString) (*time.Time, error) {
+	if !v.Valid {
+		return nil, nil //nolint:nilnil // NULL is no time, not an error
+	}
+	t, err := parseTS(v.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (t *tx) PutTOTPEnrollment(e store.TOTPEnrollment) error {
+	_, err := t.exec(`INSERT INTO mfa_totp (subject, secret_sealed, confirmed_at, last_used_step, failed_attempts, failed_since, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7)
+		ON CONFLICT (subject) DO UPDATE SET secret_sealed = excluded.secret_sealed, confirmed_at = excluded.confirmed_at,
+		last_used_step = excluded.last_used_step, failed_attempts = excluded.failed_attempts,
+		failed_since = excluded.failed_since, created_at = excluded.created_at`,
+		e.Subject, e.SealedSecret, nullTS(e.ConfirmedAt), e.LastUsedStep, e.FailedAttempts, nullTS(e.FailedSince), ts(e.CreatedAt))
+	return err
+}
+
+func (t *tx) UseTOTPStep(subject string, prevStep, step int64, confirmedAt *time.Time) error {
+	res, err := t.exec(`UPDATE mfa_totp SET last_used_step = $1, confirmed_at = COALESCE(confirmed_at, $2),
+		failed_attempts = 0, failed_since = NULL
+		WHERE subject = $3 AND last_used_step = $4`, step, nullTS(confirmedAt), subject, prevStep)
+	if err != nil {
+		return err
+	}
+	return t.checkOne(res, `SELECT 1 FROM mfa_totp WHERE subject = $1`, subject)
+}
+
+func (t *tx) SetTOTPFailures(subject string, failures int, since *time.Time) error {
+	res, err := t.exec(`UPDATE mfa_totp SET failed_attempts = $1, failed_since = $2 WHERE subject = $3`, failures, nullTS(since), subject)
+	if err != nil {
+		return err
+	}
+	return mfaOneRow(res)
+}
+
+func (t *tx) DeleteTOTPEnrollment(subject string) error {
+	res, err := t.exec(`DELETE FROM mfa_totp WHERE subject = $1`, subject)
+	if err != nil {
+		return err
+	}
+	return mfaOneRow(res)
+}
+
+func mfaOneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return mapErr(err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
