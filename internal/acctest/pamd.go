@@ -126,6 +126,9 @@ func AdvanceClock(t *testing.T, d time.Duration) {
 	t.Helper()
 	PreCheck(t)
 	serverClock.Advance(d)
+	// Later tests expect real time again (windows they compute from
+	// time.Now), so the jump lasts only as long as this test.
+	t.Cleanup(func() { serverClock.Advance(-d) })
 	RunWorker(t)
 }
 

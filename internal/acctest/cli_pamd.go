@@ -1,0 +1,81 @@
+package acctest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accessplane/terraform-provider-pam/internal/daemon"
+)
+
+var (
+	pamdOnce sync.Once
+	pamdPath string
+	pamdErr  error
+)
+
+// pamdBinary builds cmd/pamd once per test binary, so end-to-end tests drive
+// the same CLI a person would run.
+func pamdBinary(t *testing.T) string {
+	t.Helper()
+	pamdOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pamd-cli-")
+		if err != nil {
+			pamdErr = err
+			return
+		}
+		pamdPath = filepath.Join(dir, "pamd")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", pamdPath, "github.com/accessplane/terraform-provider-pam/cmd/pamd").CombinedOutput()
+		if err != nil {
+			pamdErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	if pamdErr != nil {
+		t.Fatalf("acctest: building pamd: %v", pamdErr)
+	}
+	return pamdPath
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
+
+// PamdCLI runs the pamd CLI against the test pamd with the given token and
+// returns its stdout; a non-zero exit fails the test with stderr.
+func PamdCLI(t *testing.T, token string, args ...string) string {
+	t.Helper()
+	PreCheck(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pamdBinary(t), args...) //nolint:gosec // the binary this package just built
+	cmd.Env = append(os.Environ(), EnvEndpoint+"="+os.Getenv(EnvEndpoint), EnvToken+"="+token)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pamd %v: %v\n%s", args, err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// VerifyAudit fails the test unless the test pamd's audit chain verifies.
+func VerifyAudit(t *testing.T) {
+	t.Helper()
+	PreCheck(t)
+	res, err := daemon.VerifyAudit(context.Background(), server.Store())
+	if err != nil {
+		t.Fatalf("acctest: audit chain: %v", err)
+	}
+	if !res.OK() {
+		t.Fatalf("acctest: audit chain broken: %+v", res)
+	}
+}
