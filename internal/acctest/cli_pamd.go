@@ -32,7 +32,7 @@ func pamdBinary(t *testing.T) string {
 		pamdPath = filepath.Join(dir, "pamd")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", pamdPath, "github.com/accessplane/terraform-provider-pam/cmd/pamd").CombinedOutput()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", pamdPath, "github.com/accessplane/terraform-provider-pam/cmd/pamd").CombinedOutput() //nolint:gosec // fixed command; the output path is our own temp dir
 		if err != nil {
 			pamdErr = &buildError{err: err, out: string(out)}
 		}

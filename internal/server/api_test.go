@@ -3,8 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gowebpki/jcs"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
@@ -274,14 +271,30 @@ func TestIdempotentCreate(t *testing.T) {
 func TestIdempotencyInProgressAndStale(t *testing.T) {
 	e := start(t)
 	body := `{"name":"slow"}`
-	canon, err := jcs.Transform([]byte(body))
-	if err != nil {
+	// The fingerprint is keyed by the server, so learn it from a completed
+	// request with the same body under another key (then free the name).
+	probe := e.do(http.MethodPost, api.PathRoles, e.admin, body, "Idempotency-Key", "probe")
+	if probe.status != http.StatusCreated {
+		t.Fatalf("probe: %d %s", probe.status, probe.body)
+	}
+	var fp string
+	if err := e.d.Store().Update(context.Background(), func(tx store.Tx) error {
+		got, err := tx.GetIdempotency("service_account:bootstrap", "POST", api.PathRoles, "probe")
+		fp = got.Fingerprint
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(canon)
+	var created api.Role
+	if err := json.Unmarshal([]byte(probe.body), &created); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(http.MethodDelete, api.PathRoles+"/"+created.ID, e.admin, nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete probe role: %d %s", r.status, r.body)
+	}
 	now := e.clock.Now()
 	rec := store.IdempotencyRecord{Subject: "service_account:bootstrap", Method: "POST", Path: api.PathRoles, Key: "k",
-		Fingerprint: hex.EncodeToString(sum[:]), Header: "{}", LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(24 * time.Hour)}
+		Fingerprint: fp, Header: "{}", LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(24 * time.Hour)}
 	if err := e.d.Store().Update(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(rec) }); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -56,13 +57,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 // fingerprint hashes the canonical form of a JSON body, so that a retry that
-// merely reorders keys or whitespace still counts as the same request.
-func fingerprint(body []byte) string {
+// merely reorders keys or whitespace still counts as the same request. It is
+// an HMAC under the server's key, not a bare hash: bodies can carry secrets
+// (vault passwords, webhook keys) and a stored plain SHA-256 of a weak one
+// could be brute-forced from a copy of the database.
+func (s *Server) fingerprint(body []byte) string {
 	if c, err := jcs.Transform(body); err == nil {
 		body = c
 	}
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
+	m := hmac.New(sha256.New, s.pages.key)
+	m.Write([]byte("pamd idempotency fingerprint v1\n"))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // idempotency makes POSTs carrying Idempotency-Key safe to retry.
@@ -85,7 +91,7 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := store.IdempotencyRecord{Subject: p.Subject, Method: r.Method, Path: r.URL.Path, Key: key, Fingerprint: fingerprint(body)}
+		rec := store.IdempotencyRecord{Subject: p.Subject, Method: r.Method, Path: r.URL.Path, Key: key, Fingerprint: s.fingerprint(body)}
 
 		var prior *store.IdempotencyRecord
 		err = s.store.Update(r.Context(), func(tx store.Tx) error {
