@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
@@ -286,7 +285,7 @@ func TestIdempotencyInProgressAndStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	var created api.Role
-	if err := json.Unmarshal([]byte(probe.body), &created); err != nil {
+	if err := json.Unmarshal(probe.body, &created); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.do(http.MethodDelete, api.PathRoles+"/"+created.ID, e.admin, nil); r.status != http.StatusNoContent {
