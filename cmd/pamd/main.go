@@ -50,6 +50,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newServe(stderr), newToken(stdout), newAudit(stdout), newRoles(stdout))
 	root.AddCommand(newPIMCommands(stdout, stderr)...)
 	root.AddCommand(newMFACommands(stdout, stderr)...)
+	root.AddCommand(newVaultCommands(stdout, stderr)...)
+	root.AddCommand(newRotate(stdout))
 	return root
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/audit"
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
+	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
@@ -26,6 +27,9 @@ type Service struct {
 	Clock clock.Clock
 	// Provisioner makes activations take effect; nil means SyncProvisioner.
 	Provisioner Provisioner
+	// Keyring seals webhook secrets at rest; without one, roles cannot be
+	// given webhook targets (fail closed rather than store plaintext).
+	Keyring *keys.Keyring
 }
 
 // New returns a Service.

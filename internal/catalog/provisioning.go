@@ -95,7 +95,9 @@ func validateWebhooks(hooks []api.RoleWebhook) []api.Violation {
 // mergeWebhooks builds the stored targets from validated input. A target
 // sent without secret keeps the stored secret (and, unless given, the secret
 // version) of the stored target with the same URL; a new URL needs a secret.
-func mergeWebhooks(in []api.RoleWebhook, stored []store.RoleWebhook) ([]store.RoleWebhook, error) {
+// New secrets are sealed with the keyring, bound to role and URL, so the
+// store only ever holds ciphertext; carried-over secrets are already sealed.
+func (s *Service) mergeWebhooks(roleID string, in []api.RoleWebhook, stored []store.RoleWebhook) ([]store.RoleWebhook, error) {
 	byURL := make(map[string]store.RoleWebhook, len(stored))
 	for _, h := range stored {
 		byURL[h.URL] = h
@@ -103,8 +105,17 @@ func mergeWebhooks(in []api.RoleWebhook, stored []store.RoleWebhook) ([]store.Ro
 	out := make([]store.RoleWebhook, 0, len(in))
 	var vs []api.Violation
 	for i, h := range in {
-		sh := store.RoleWebhook{URL: h.URL, Secret: h.Secret, SecretVersion: h.SecretVersion}
-		if h.Secret == "" {
+		sh := store.RoleWebhook{URL: h.URL, SecretVersion: h.SecretVersion}
+		if h.Secret != "" {
+			if s.Keyring == nil {
+				return nil, errors.New("no keyring: webhook secrets cannot be sealed")
+			}
+			sealed, err := s.Keyring.SealString([]byte(h.Secret), webhookAAD(roleID, h.URL))
+			if err != nil {
+				return nil, fmt.Errorf("sealing webhook secret: %w", err)
+			}
+			sh.Secret = sealed
+		} else {
 			old, ok := byURL[h.URL]
 			if !ok {
 				vs = append(vs, api.Violation{Pointer: "/webhooks/" + strconv.Itoa(i) + "/secret", Code: "required",
@@ -329,6 +340,11 @@ func (o *outbox) Due(ctx context.Context, now time.Time, limit int) ([]provision
 					secret, found = h.Secret, true
 				}
 			}
+			if found {
+				if secret, err = o.s.openWebhookSecret(roleID, d.URL, secret); err != nil {
+					return err
+				}
+			}
 			if !found {
 				msg := fmt.Sprintf("webhook %s: permanent failure: the target is no longer configured on role %s",
 					provision.RedactURL(d.URL), roleID)
@@ -464,4 +480,21 @@ func asStoreError(err error) (error, bool) {
 		return se.Err, true
 	}
 	return nil, false
+}
+
+// webhookAAD binds a sealed webhook secret to its role and URL: copied to
+// another role or target it no longer opens.
+func webhookAAD(roleID, url string) []byte {
+	return []byte("role_webhook\x00" + roleID + "\x00" + url)
+}
+
+func (s *Service) openWebhookSecret(roleID, url, sealed string) (string, error) {
+	if s.Keyring == nil {
+		return "", errors.New("no keyring: webhook secrets cannot be opened")
+	}
+	pt, err := s.Keyring.OpenString(sealed, webhookAAD(roleID, url))
+	if err != nil {
+		return "", fmt.Errorf("opening the secret of webhook %s on role %s: %w", provision.RedactURL(url), roleID, err)
+	}
+	return string(pt), nil
 }

@@ -112,14 +112,15 @@ func (s *Service) CreateRole(ctx context.Context, c Caller, in api.RoleInput) (a
 	if err != nil {
 		return api.Role{}, err
 	}
-	hooks, err := mergeWebhooks(norm.Webhooks, nil)
+	now := s.now()
+	id := ids.New(api.PrefixRole, now)
+	hooks, err := s.mergeWebhooks(id, norm.Webhooks, nil)
 	if err != nil {
 		return api.Role{}, err
 	}
-	now := s.now()
 	actor := c.Principal.Actor()
 	r := api.Role{
-		Meta:      api.Meta{ID: ids.New(api.PrefixRole, now), Version: 1, CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor},
+		Meta:      api.Meta{ID: id, Version: 1, CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor},
 		RoleInput: norm,
 	}
 	// From here on r is what is stored, returned and audited: no secret.
@@ -222,7 +223,7 @@ func (s *Service) ReplaceRole(ctx context.Context, c Caller, id string, ifMatch 
 		if err != nil {
 			return err
 		}
-		hooks, err := mergeWebhooks(norm.Webhooks, stored)
+		hooks, err := s.mergeWebhooks(id, norm.Webhooks, stored)
 		if err != nil {
 			return err
 		}

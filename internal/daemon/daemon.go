@@ -20,9 +20,11 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/provision"
+	"github.com/accessplane/terraform-provider-pam/internal/rotation/connector"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
+	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
 
 // Defaults of Config.
@@ -72,6 +74,12 @@ type Config struct {
 	// WebhookClient sends webhook deliveries; nil means
 	// provision.NewHTTPClient(provision.DefaultTimeout).
 	WebhookClient *http.Client
+	// Rotator is asked to rotate vault secrets when a checkout with
+	// rotate_on_checkin ends; nil means vault.NoopRotator.
+	Rotator vault.Rotator
+	// Connectors are the rotation engine's connectors by platform; nil means
+	// connector.DefaultConnectors() (generic, postgresql).
+	Connectors connector.Connectors
 }
 
 // DefaultWorkerInterval is the worker's default period.
@@ -87,6 +95,8 @@ type Daemon struct {
 	done   chan error
 	pim    *catalog.Service
 	hooks  *provision.Worker
+	vault  *catalog.Vault
+	rot    *catalog.Rotation
 	stop   context.CancelFunc
 	worker chan struct{}
 }
@@ -144,9 +154,13 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.rot = catalog.NewRotation(&catalog.Service{Store: d.store, Clock: d.cfg.Clock}, d.cfg.Keyring, d.cfg.Connectors, d.cfg.Logger)
+	if d.cfg.Rotator == nil {
+		d.cfg.Rotator = d.rot
+	}
 	srv, err := server.New(server.Config{
 		Store: d.store, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
-		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring,
+		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot,
 	})
 	if err != nil {
 		return err
@@ -174,13 +188,14 @@ func (d *Daemon) start(ctx context.Context) error {
 		}
 		d.done <- err
 	}()
-	d.pim = &catalog.Service{Store: d.store, Clock: d.cfg.Clock, Provisioner: d.cfg.Provisioner}
+	d.pim = &catalog.Service{Store: d.store, Clock: d.cfg.Clock, Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring}
 	policy := provision.DefaultPolicy()
 	if d.cfg.ProvisionPolicy != nil {
 		policy = *d.cfg.ProvisionPolicy
 	}
 	d.hooks = &provision.Worker{Outbox: d.pim.Outbox(0), Sender: provision.NewDeliverer(d.cfg.WebhookClient, d.cfg.Clock),
 		Policy: policy, Clock: d.cfg.Clock, Logger: d.cfg.Logger}
+	d.vault = &catalog.Vault{Store: d.store, Clock: d.cfg.Clock, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Logger: d.cfg.Logger}
 	d.startWorker()
 	d.cfg.Logger.Info("pamd listening", "url", d.url, "db", d.cfg.DBPath, "version", d.cfg.Version)
 	return nil
@@ -224,6 +239,18 @@ func (d *Daemon) startWorker() {
 // with a clock.Fake and WorkerInterval < 0 for deterministic runs.
 func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
 	n, err := d.pim.RunDue(ctx, d.cfg.WorkerBatch)
+	if err != nil {
+		return n, err
+	}
+	// Vault: checkouts past their expiry are checked in automatically.
+	m, err := d.vault.RunDue(ctx, d.cfg.WorkerBatch)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	// Rotation: queue due rotations and verifications, run due operations.
+	m, err = d.rot.RunDue(ctx)
+	n += m
 	if err != nil {
 		return n, err
 	}

@@ -21,8 +21,13 @@ func MasterKeyPath(configured, dbPath string) string {
 
 // loadKeyring loads (or creates on first start) the master keyring.
 func loadKeyring(cfg Config) (*keys.Keyring, error) {
-	kr, err := keys.LoadOrCreate(MasterKeyPath(cfg.MasterKeyFile, cfg.DBPath))
+	path := MasterKeyPath(cfg.MasterKeyFile, cfg.DBPath)
+	kr, err := keys.LoadOrCreate(path)
 	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	// Keys retired by `pamd keys rotate` (and a rotation's pending key) still open.
+	if err := kr.LoadRetired(path); err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
 	return kr, nil

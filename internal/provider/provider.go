@@ -220,6 +220,9 @@ func (p *pamProvider) Resources(_ context.Context) []func() resource.Resource {
 		NewRoleResource,
 		NewActivationPolicyResource,
 		NewEligibleRoleAssignmentResource,
+		NewSafeResource,
+		NewVaultAccountResource,
+		NewRotationScheduleResource,
 	}
 }
 
@@ -229,12 +232,15 @@ func (p *pamProvider) DataSources(_ context.Context) []func() datasource.DataSou
 		NewActivationPolicyDataSource,
 		NewEligibleRoleAssignmentsDataSource,
 		NewActiveElevationsDataSource,
+		NewSafeDataSource,
+		NewVaultAccountDataSource,
 	}
 }
 
 func (p *pamProvider) EphemeralResources(_ context.Context) []func() ephemeral.EphemeralResource {
 	return []func() ephemeral.EphemeralResource{
 		NewRoleActivationEphemeralResource,
+		NewCredentialCheckoutEphemeralResource,
 	}
 }
 

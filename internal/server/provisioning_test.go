@@ -189,6 +189,20 @@ func TestProvisioningWebhookLifecycle(t *testing.T) {
 	req := p.hookedRole("db_admin", url)
 	alice := p.token("user:alice", api.ServerRoleRequester)
 
+	// At rest the secret is ciphertext bound to the role and URL.
+	if err := p.d.Store().View(context.Background(), func(tx store.Tx) error {
+		hs, err := tx.GetRoleWebhooks(p.role.ID)
+		if err != nil {
+			return err
+		}
+		if len(hs) != 1 || hs[0].Secret == "" || strings.Contains(hs[0].Secret, hookSecret) {
+			t.Fatalf("stored webhooks %d, secret stored in plaintext or missing", len(hs))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The elevation waits in activating until the receiver acknowledged.
 	el := p.mustElevate(alice, req)
 	if el.State != api.StateActivating || el.StartAt != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
 
 // DefaultMaxBodyBytes caps request bodies; configuration objects are small.
@@ -42,6 +43,13 @@ type Config struct {
 	// Keyring protects MFA secrets at rest; nil answers the MFA endpoints
 	// with 503 mfa_unavailable.
 	Keyring *keys.Keyring
+	// Rotator is asked to rotate vault secrets on check-in; nil means
+	// vault.NoopRotator (nothing rotates; the account status says so).
+	Rotator vault.Rotator
+	// Rotation is the rotation engine (schedules, operations); nil builds one
+	// over Store with the default connectors. When Rotator is nil, Rotation
+	// is the Rotator too.
+	Rotation *catalog.Rotation
 }
 
 // Server is the pamd HTTP API.
@@ -81,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBodyBytes,
 		pages:   pager{key: cfg.PageTokenKey, now: cfg.Clock.Now},
-		catalog: &catalog.Service{Store: cfg.Store, Clock: cfg.Clock, Provisioner: cfg.Provisioner},
+		catalog: &catalog.Service{Store: cfg.Store, Clock: cfg.Clock, Provisioner: cfg.Provisioner, Keyring: cfg.Keyring},
 		mux:     http.NewServeMux(),
 	}
 
@@ -111,6 +119,15 @@ func New(cfg Config) (*Server, error) {
 	s.registerActiveElevations()
 	s.registerAudit()
 	s.registerMFA(cfg.Keyring)
+	rot := cfg.Rotation
+	if rot == nil {
+		rot = catalog.NewRotation(&catalog.Service{Store: cfg.Store, Clock: cfg.Clock}, cfg.Keyring, nil, cfg.Logger)
+	}
+	if cfg.Rotator == nil {
+		cfg.Rotator = rot
+	}
+	s.registerVault(cfg.Keyring, cfg.Rotator)
+	s.registerRotation(rot)
 
 	// Outermost first: observe sees every request, route answers 404/405
 	// before anyone is asked for a token.

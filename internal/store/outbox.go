@@ -11,8 +11,8 @@ import (
 // or an audit event by accident: only the provisioning outbox reads it.
 type RoleWebhook struct {
 	URL string
-	// Secret is the HMAC key. It is stored as given (plaintext at rest until
-	// the key ring seals it); never log it.
+	// Secret is the HMAC key in its sealed form (catalog seals and opens it
+	// with the keyring); the store never sees plaintext.
 	Secret        string
 	SecretVersion int64
 }

@@ -56,6 +56,8 @@ type Tx interface {
 	ElevationTx
 	RoleWebhookTx
 	OutboxTx
+	VaultTx
+	RotationTx
 }
 
 // RoleTx persists roles.

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	runMFA(t, newStore)
 	runPIM(t, newStore)
 	runOutbox(t, newStore)
+	runRotation(t, newStore)
 }
 
 var t0 = time.Date(2025, 5, 1, 9, 12, 44, 0, time.UTC)

@@ -4,8 +4,8 @@
 
 -- +goose Up
 -- The secret is kept out of the roles table and out of every JSON body, so
--- that reading a role can never return it. Plaintext at rest until the key
--- ring (internal/keys) seals it.
+-- that reading a role can never return it. It holds the sealed form
+-- (internal/keys envelope, bound to role and URL), never plaintext.
 CREATE TABLE role_webhooks (
     role_id        TEXT NOT NULL REFERENCES roles (id) ON DELETE CASCADE,
     position       BIGINT NOT NULL,

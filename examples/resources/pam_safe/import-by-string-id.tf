@@ -1,0 +1,4 @@
+import {
+  to = pam_safe.payments_db
+  id = "safe_01JB8X4M0Q3K7Z9V6W2D5R1T8N"
+}
