@@ -3,6 +3,7 @@ package acctest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
+	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
 var (
@@ -78,4 +80,24 @@ func VerifyAudit(t *testing.T) {
 	if !res.OK() {
 		t.Fatalf("acctest: audit chain broken: %+v", res)
 	}
+}
+
+// AuditJSON returns every audit event of the test pamd as JSON, for tests
+// that search the audit trail for values that must never be in it.
+func AuditJSON(t *testing.T) string {
+	t.Helper()
+	PreCheck(t)
+	var out []byte
+	err := server.Store().View(context.Background(), func(tx store.Tx) error {
+		evs, err := tx.ListAudit(store.AuditFilter{Limit: 1 << 30})
+		if err != nil {
+			return err
+		}
+		out, err = json.Marshal(evs)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("acctest: reading the audit log: %v", err)
+	}
+	return string(out)
 }

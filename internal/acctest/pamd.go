@@ -75,15 +75,18 @@ func startPamd() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var logFile *os.File
+	// pamd always logs at debug level to a file, so that leak tests can
+	// search what an operator's debug log would hold; PAM_ACC_PAMD_LOG names
+	// the file (kept after the run), else it lives in the temp dir.
+	pamdLogPath = filepath.Join(dir, "pamd.log")
 	if p := os.Getenv(EnvPamdLog); p != "" {
-		logFile, err = os.Create(p) //nolint:gosec // path chosen by the person running the tests
-		if err != nil {
-			return nil, err
-		}
-		logger = slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		pamdLogPath = p
 	}
+	logFile, err := os.Create(pamdLogPath) //nolint:gosec // path chosen by the person running the tests
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	token := "pamd_acc_" + randomHex(24)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -104,9 +107,7 @@ func startPamd() (func(), error) {
 	server = d
 	return func() {
 		_ = d.Close()
-		if logFile != nil {
-			_ = logFile.Close()
-		}
+		_ = logFile.Close()
 		_ = os.RemoveAll(dir)
 	}, nil
 }
@@ -116,7 +117,19 @@ func startPamd() (func(), error) {
 var (
 	server      *daemon.Daemon
 	serverClock = &clock.Offset{}
+	pamdLogPath string
 )
+
+// PamdLog returns the test pamd's debug log so far.
+func PamdLog(t *testing.T) string {
+	t.Helper()
+	PreCheck(t)
+	b, err := os.ReadFile(pamdLogPath) //nolint:gosec // the log file this harness created
+	if err != nil {
+		t.Fatalf("acctest: reading the pamd log: %v", err)
+	}
+	return string(b)
+}
 
 // AdvanceClock moves the test pamd's clock forward by d and runs one pass of
 // its background worker, so expiry and timeouts happen without waiting.
