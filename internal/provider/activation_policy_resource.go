@@ -45,11 +45,6 @@ type activationPolicyResource struct {
 	client *client.Client
 }
 
-// activationPolicyIdentityModel is the resource identity: the id alone.
-type activationPolicyIdentityModel struct {
-	ID types.String `tfsdk:"id"`
-}
-
 func (r *activationPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_activation_policy"
 }
@@ -308,11 +303,7 @@ func (r *activationPolicyResource) Read(ctx context.Context, req resource.ReadRe
 	}
 	p, err := r.client.GetActivationPolicy(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
-		tflog.Debug(ctx, "Activation policy not found in pamd; removing it from state", map[string]any{"id": state.ID.ValueString()})
-		if resp.Identity != nil {
-			resp.Diagnostics.Append(resp.Identity.Set(ctx, activationPolicyIdentityModel{ID: state.ID})...)
-		}
-		resp.State.RemoveResource(ctx)
+		removeGone(ctx, "Activation policy", state.ID, resp)
 		return
 	}
 	if err != nil {
@@ -391,7 +382,7 @@ func (r *activationPolicyResource) Delete(ctx context.Context, req resource.Dele
 func (r *activationPolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
 	if id == "" && req.Identity != nil {
-		var ident activationPolicyIdentityModel
+		var ident idIdentity
 		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -425,7 +416,7 @@ func (r *activationPolicyResource) ImportState(ctx context.Context, req resource
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 	if resp.Identity != nil {
-		resp.Diagnostics.Append(resp.Identity.Set(ctx, activationPolicyIdentityModel{ID: types.StringValue(id)})...)
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, idIdentity{ID: types.StringValue(id)})...)
 	}
 }
 
@@ -452,7 +443,7 @@ func (r *activationPolicyResource) setState(ctx context.Context, p *api.Activati
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if identity != nil {
-		diags.Append(identity.Set(ctx, activationPolicyIdentityModel{ID: m.ID})...)
+		diags.Append(identity.Set(ctx, idIdentity{ID: m.ID})...)
 	}
 }
 

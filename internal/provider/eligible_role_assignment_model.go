@@ -40,11 +40,6 @@ type eligibleRoleAssignmentModel struct {
 	UpdatedAt            types.String      `tfsdk:"updated_at"`
 }
 
-// eligibleRoleAssignmentIdentityModel is the resource identity: the id alone.
-type eligibleRoleAssignmentIdentityModel struct {
-	ID types.String `tfsdk:"id"`
-}
-
 type ticketModel struct {
 	System types.String `tfsdk:"system"`
 	Number types.String `tfsdk:"number"`

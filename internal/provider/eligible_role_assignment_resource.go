@@ -335,11 +335,7 @@ func (r *eligibleRoleAssignmentResource) Read(ctx context.Context, req resource.
 	}
 	e, err := r.client.GetEligibleRoleAssignment(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
-		tflog.Debug(ctx, "Eligible role assignment not found in pamd; removing it from state", map[string]any{"id": state.ID.ValueString()})
-		if resp.Identity != nil {
-			resp.Diagnostics.Append(resp.Identity.Set(ctx, eligibleRoleAssignmentIdentityModel{ID: state.ID})...)
-		}
-		resp.State.RemoveResource(ctx)
+		removeGone(ctx, "Eligible role assignment", state.ID, resp)
 		return
 	}
 	if err != nil {
@@ -427,7 +423,7 @@ func (r *eligibleRoleAssignmentResource) Delete(ctx context.Context, req resourc
 func (r *eligibleRoleAssignmentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
 	if id == "" && req.Identity != nil {
-		var ident eligibleRoleAssignmentIdentityModel
+		var ident idIdentity
 		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -458,7 +454,7 @@ func (r *eligibleRoleAssignmentResource) ImportState(ctx context.Context, req re
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 	if resp.Identity != nil {
-		resp.Diagnostics.Append(resp.Identity.Set(ctx, eligibleRoleAssignmentIdentityModel{ID: types.StringValue(id)})...)
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, idIdentity{ID: types.StringValue(id)})...)
 	}
 }
 
@@ -471,6 +467,6 @@ func (r *eligibleRoleAssignmentResource) setState(ctx context.Context, e *api.El
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if identity != nil {
-		diags.Append(identity.Set(ctx, eligibleRoleAssignmentIdentityModel{ID: m.ID})...)
+		diags.Append(identity.Set(ctx, idIdentity{ID: m.ID})...)
 	}
 }

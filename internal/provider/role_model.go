@@ -26,12 +26,6 @@ type roleModel struct {
 	UpdatedAt        types.String `tfsdk:"updated_at"`
 }
 
-// roleIdentityModel is the resource identity of pam_role (Terraform 1.12+,
-// OpenTofu 1.12+): the id alone identifies a role.
-type roleIdentityModel struct {
-	ID types.String `tfsdk:"id"`
-}
-
 // rootScope is what pamd stores when a role has no assignable scopes.
 const rootScope = "/"
 

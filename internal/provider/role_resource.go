@@ -244,15 +244,7 @@ func (r *roleResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	role, err := r.client.GetRole(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
-		// Deleted outside Terraform: drop it so the plan proposes to create it.
-		tflog.Debug(ctx, "Role not found in pamd; removing it from state", map[string]any{"id": state.ID.ValueString()})
-		// framework v1.19 rejects a Read that returns a null identity even when
-		// it removes the resource; on CLIs without identity support (Terraform
-		// < 1.12) the identity is null at this point, so fill it from state.
-		if resp.Identity != nil {
-			resp.Diagnostics.Append(resp.Identity.Set(ctx, roleIdentityModel{ID: state.ID})...)
-		}
-		resp.State.RemoveResource(ctx)
+		removeGone(ctx, "Role", state.ID, resp)
 		return
 	}
 	if err != nil {
@@ -333,7 +325,7 @@ func (r *roleResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 func (r *roleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
 	if id == "" && req.Identity != nil {
-		var ident roleIdentityModel
+		var ident idIdentity
 		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -361,7 +353,7 @@ func (r *roleResource) setState(ctx context.Context, role *api.Role, state *tfsd
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if identity != nil {
-		diags.Append(identity.Set(ctx, roleIdentityModel{ID: m.ID})...)
+		diags.Append(identity.Set(ctx, idIdentity{ID: m.ID})...)
 	}
 }
 

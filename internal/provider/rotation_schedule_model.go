@@ -36,10 +36,6 @@ type rotationScheduleModel struct {
 	UpdatedAt                   types.String `tfsdk:"updated_at"`
 }
 
-type rotationScheduleIdentityModel struct {
-	ID types.String `tfsdk:"id"`
-}
-
 type passwordPolicyModel struct {
 	Length           types.Int64  `tfsdk:"length"`
 	RequireLowercase types.Bool   `tfsdk:"require_lowercase"`

@@ -270,11 +270,7 @@ func (r *rotationScheduleResource) Read(ctx context.Context, req resource.ReadRe
 	}
 	s, err := r.client.GetRotationSchedule(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
-		tflog.Debug(ctx, "Rotation schedule not found in pamd; removing it from state", map[string]any{"id": state.ID.ValueString()})
-		if resp.Identity != nil {
-			resp.Diagnostics.Append(resp.Identity.Set(ctx, rotationScheduleIdentityModel{ID: state.ID})...)
-		}
-		resp.State.RemoveResource(ctx)
+		removeGone(ctx, "Rotation schedule", state.ID, resp)
 		return
 	}
 	if err != nil {
@@ -352,7 +348,7 @@ func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.Dele
 func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
 	if id == "" && req.Identity != nil {
-		var ident rotationScheduleIdentityModel
+		var ident idIdentity
 		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -367,7 +363,7 @@ func (r *rotationScheduleResource) ImportState(ctx context.Context, req resource
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 	if resp.Identity != nil {
-		resp.Diagnostics.Append(resp.Identity.Set(ctx, rotationScheduleIdentityModel{ID: types.StringValue(id)})...)
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, idIdentity{ID: types.StringValue(id)})...)
 	}
 }
 
@@ -380,6 +376,6 @@ func (r *rotationScheduleResource) setState(ctx context.Context, s *api.Rotation
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if identity != nil {
-		diags.Append(identity.Set(ctx, rotationScheduleIdentityModel{ID: m.ID})...)
+		diags.Append(identity.Set(ctx, idIdentity{ID: m.ID})...)
 	}
 }

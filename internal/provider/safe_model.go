@@ -36,11 +36,6 @@ type safeMemberModel struct {
 	Permissions   types.Set    `tfsdk:"permissions"`
 }
 
-// safeIdentityModel is the resource identity of pam_safe.
-type safeIdentityModel struct {
-	ID types.String `tfsdk:"id"`
-}
-
 var safeMemberAttrTypes = map[string]attr.Type{
 	"principal_type": types.StringType,
 	"principal_id":   types.StringType,

@@ -252,11 +252,7 @@ func (r *safeResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	s, err := r.client.GetSafe(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
-		tflog.Debug(ctx, "Safe not found in pamd; removing it from state", map[string]any{"id": state.ID.ValueString()})
-		if resp.Identity != nil {
-			resp.Diagnostics.Append(resp.Identity.Set(ctx, safeIdentityModel{ID: state.ID})...)
-		}
-		resp.State.RemoveResource(ctx)
+		removeGone(ctx, "Safe", state.ID, resp)
 		return
 	}
 	if err != nil {
@@ -333,7 +329,7 @@ func (r *safeResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 func (r *safeResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
 	if id == "" && req.Identity != nil {
-		var ident safeIdentityModel
+		var ident idIdentity
 		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -348,7 +344,7 @@ func (r *safeResource) ImportState(ctx context.Context, req resource.ImportState
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 	if resp.Identity != nil {
-		resp.Diagnostics.Append(resp.Identity.Set(ctx, safeIdentityModel{ID: types.StringValue(id)})...)
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, idIdentity{ID: types.StringValue(id)})...)
 	}
 }
 
@@ -362,6 +358,6 @@ func (r *safeResource) setState(ctx context.Context, s *api.Safe, state *tfsdk.S
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if identity != nil {
-		diags.Append(identity.Set(ctx, safeIdentityModel{ID: m.ID})...)
+		diags.Append(identity.Set(ctx, idIdentity{ID: m.ID})...)
 	}
 }

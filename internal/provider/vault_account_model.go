@@ -54,11 +54,6 @@ type vaultAccountResourceModel struct {
 	SecretWOVersion types.Int64  `tfsdk:"secret_wo_version"`
 }
 
-// vaultAccountIdentityModel is the resource identity of pam_vault_account.
-type vaultAccountIdentityModel struct {
-	ID types.String `tfsdk:"id"`
-}
-
 // checkoutPolicyModel is the checkout_policy object.
 type checkoutPolicyModel struct {
 	Exclusive              types.Bool  `tfsdk:"exclusive"`

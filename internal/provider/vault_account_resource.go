@@ -417,11 +417,7 @@ func (r *vaultAccountResource) Read(ctx context.Context, req resource.ReadReques
 	}
 	a, err := r.client.GetVaultAccount(ctx, state.ID.ValueString())
 	if errors.Is(err, client.ErrNotFound) {
-		tflog.Debug(ctx, "Vault account not found in pamd; removing it from state", map[string]any{"id": state.ID.ValueString()})
-		if resp.Identity != nil {
-			resp.Diagnostics.Append(resp.Identity.Set(ctx, vaultAccountIdentityModel{ID: state.ID})...)
-		}
-		resp.State.RemoveResource(ctx)
+		removeGone(ctx, "Vault account", state.ID, resp)
 		return
 	}
 	if err != nil {
@@ -505,7 +501,7 @@ func (r *vaultAccountResource) Delete(ctx context.Context, req resource.DeleteRe
 func (r *vaultAccountResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id := req.ID
 	if id == "" && req.Identity != nil {
-		var ident vaultAccountIdentityModel
+		var ident idIdentity
 		resp.Diagnostics.Append(req.Identity.Get(ctx, &ident)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -520,7 +516,7 @@ func (r *vaultAccountResource) ImportState(ctx context.Context, req resource.Imp
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 	if resp.Identity != nil {
-		resp.Diagnostics.Append(resp.Identity.Set(ctx, vaultAccountIdentityModel{ID: types.StringValue(id)})...)
+		resp.Diagnostics.Append(resp.Identity.Set(ctx, idIdentity{ID: types.StringValue(id)})...)
 	}
 }
 
@@ -533,6 +529,6 @@ func (r *vaultAccountResource) setState(ctx context.Context, a *api.VaultAccount
 	}
 	diags.Append(state.Set(ctx, m)...)
 	if identity != nil {
-		diags.Append(identity.Set(ctx, vaultAccountIdentityModel{ID: m.ID})...)
+		diags.Append(identity.Set(ctx, idIdentity{ID: m.ID})...)
 	}
 }
