@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	runPIM(t, newStore)
 	runOutbox(t, newStore)
 	runRotation(t, newStore)
+	runVault(t, newStore)
 }
 
 var t0 = time.Date(2025, 5, 1, 9, 12, 44, 0, time.UTC)
