@@ -52,6 +52,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newMFACommands(stdout, stderr)...)
 	root.AddCommand(newVaultCommands(stdout, stderr)...)
 	root.AddCommand(newRotate(stdout))
+	root.AddCommand(newSessionCommands(stdout, stderr)...)
 	return root
 }
 
@@ -75,7 +76,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func newServe(stderr io.Writer) *cobra.Command {
-	var listen, db, level, format string
+	var listen, db, level, format, sshListen, hostKey string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API server",
@@ -92,6 +93,7 @@ PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.`,
 			d, err := daemon.Start(ctx, daemon.Config{
 				Listen: listen, DBPath: db, BootstrapToken: os.Getenv("PAMD_BOOTSTRAP_TOKEN"),
 				BootstrapOut: stderr, Logger: log, Version: version,
+				SSHListen: sshListenAddr(sshListen), HostKeyFile: hostKey,
 			})
 			if err != nil {
 				return err
@@ -109,7 +111,26 @@ PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.`,
 	dbFlag(cmd, &db)
 	cmd.Flags().StringVar(&level, "log-level", envOr("PAMD_LOG_LEVEL", "info"), "debug, info, warn or error (env PAMD_LOG_LEVEL)")
 	cmd.Flags().StringVar(&format, "log-format", envOr("PAMD_LOG_FORMAT", "text"), "text or json (env PAMD_LOG_FORMAT)")
+	cmd.Flags().StringVar(&sshListen, "ssh-listen", os.Getenv("PAMD_SSH_LISTEN"),
+		"start the privileged-session SSH gateway on host:port; a bare port or :port binds 127.0.0.1 (env PAMD_SSH_LISTEN)")
+	cmd.Flags().StringVar(&hostKey, "ssh-host-key", os.Getenv("PAMD_SSH_HOST_KEY"),
+		"SSH gateway host key file, generated on first start (default <db>.ssh_host_key; env PAMD_SSH_HOST_KEY)")
 	return cmd
+}
+
+// sshListenAddr binds loopback unless a host is named: "2222" and ":2222"
+// mean 127.0.0.1:2222 (exposing the gateway is a deliberate act).
+func sshListenAddr(v string) string {
+	if v == "" {
+		return ""
+	}
+	if !strings.Contains(v, ":") {
+		return "127.0.0.1:" + v
+	}
+	if strings.HasPrefix(v, ":") {
+		return "127.0.0.1" + v
+	}
+	return v
 }
 
 func newToken(stdout io.Writer) *cobra.Command {

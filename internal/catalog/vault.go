@@ -124,6 +124,9 @@ func (v *Vault) CreateSafe(ctx context.Context, c Caller, in api.SafeInput) (api
 		} else if !isNotFound(err) {
 			return err
 		}
+		if err := CheckSessionPolicyRef(tx, "/default_session_policy_id", s.DefaultSessionPolicyID); err != nil {
+			return err
+		}
 		if err := tx.InsertSafe(s); err != nil {
 			return err
 		}
@@ -171,6 +174,9 @@ func (v *Vault) ReplaceSafe(ctx context.Context, c Caller, id string, ifMatch *i
 		}
 		if ifMatch != nil && *ifMatch != cur.Version {
 			return etagMismatch(safeKind, id, cur.Version)
+		}
+		if err := CheckSessionPolicyRef(tx, "/default_session_policy_id", norm.DefaultSessionPolicyID); err != nil {
+			return err
 		}
 		out = cur
 		out.SafeInput = norm
@@ -308,6 +314,9 @@ func (v *Vault) CreateAccount(ctx context.Context, c Caller, in api.VaultAccount
 		} else if !isNotFound(err) {
 			return err
 		}
+		if err := CheckSessionPolicyRef(tx, "/session_policy_id", a.SessionPolicyID); err != nil {
+			return err
+		}
 		if err := tx.InsertVaultAccount(a); err != nil {
 			return err
 		}
@@ -405,6 +414,9 @@ func (v *Vault) ReplaceAccount(ctx context.Context, c Caller, id string, ifMatch
 		if ids, err := tx.GetVaultAccountIDsByName(cur.SafeID, norm.Name); err == nil && ids[0] != id {
 			return alreadyExists(accountKind, norm.Name, ids[0])
 		} else if err != nil && !isNotFound(err) {
+			return err
+		}
+		if err := CheckSessionPolicyRef(tx, "/session_policy_id", norm.SessionPolicyID); err != nil {
 			return err
 		}
 		out = cur

@@ -18,6 +18,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
 	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
+	"github.com/accessplane/terraform-provider-pam/internal/gateway"
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/provision"
 	"github.com/accessplane/terraform-provider-pam/internal/rotation/connector"
@@ -80,6 +81,17 @@ type Config struct {
 	// Connectors are the rotation engine's connectors by platform; nil means
 	// connector.DefaultConnectors() (generic, postgresql).
 	Connectors connector.Connectors
+	// Terminator cuts live sessions on POST /v1/sessions/{id}/terminate; nil
+	// means none until the SSH gateway installs itself with
+	// Sessions().SetTerminator (catalog.NoopTerminator ends them in the store).
+	Terminator catalog.Terminator
+	// SSHListen, when set, starts the privileged-session SSH gateway on that
+	// host:port ("127.0.0.1:0" picks a free port); it then terminates live
+	// sessions for the API (overriding Terminator).
+	SSHListen string
+	// HostKeyFile is the gateway's SSH host key; "" means DBPath +
+	// ".ssh_host_key". Generated (ed25519, mode 0600) on first start.
+	HostKeyFile string
 }
 
 // DefaultWorkerInterval is the worker's default period.
@@ -97,6 +109,8 @@ type Daemon struct {
 	hooks  *provision.Worker
 	vault  *catalog.Vault
 	rot    *catalog.Rotation
+	sess   *catalog.Sessions
+	gw     *gateway.Gateway
 	stop   context.CancelFunc
 	worker chan struct{}
 }
@@ -158,9 +172,11 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.cfg.Rotator == nil {
 		d.cfg.Rotator = d.rot
 	}
+	d.sess = &catalog.Sessions{Store: d.store, Clock: d.cfg.Clock, Keyring: d.cfg.Keyring, Logger: d.cfg.Logger}
+	d.sess.SetTerminator(d.cfg.Terminator)
 	srv, err := server.New(server.Config{
 		Store: d.store, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
-		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot,
+		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot, Sessions: d.sess,
 	})
 	if err != nil {
 		return err
@@ -196,6 +212,10 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.hooks = &provision.Worker{Outbox: d.pim.Outbox(0), Sender: provision.NewDeliverer(d.cfg.WebhookClient, d.cfg.Clock),
 		Policy: policy, Clock: d.cfg.Clock, Logger: d.cfg.Logger}
 	d.vault = &catalog.Vault{Store: d.store, Clock: d.cfg.Clock, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Logger: d.cfg.Logger}
+	if err := d.startGateway(ctx); err != nil {
+		_ = d.http.Close()
+		return err
+	}
 	d.startWorker()
 	d.cfg.Logger.Info("pamd listening", "url", d.url, "db", d.cfg.DBPath, "version", d.cfg.Version)
 	return nil
@@ -307,6 +327,51 @@ func (d *Daemon) URL() string { return d.url }
 // Store exposes the store, for tests that inspect what the API wrote.
 func (d *Daemon) Store() store.Store { return d.store }
 
+// startGateway starts the SSH gateway when SSHListen is set. With a negative
+// WorkerInterval (tests with a fake clock) its watchdog is left to
+// Gateway().Tick too.
+func (d *Daemon) startGateway(ctx context.Context) error {
+	if d.cfg.SSHListen == "" {
+		return nil
+	}
+	path := d.cfg.HostKeyFile
+	if path == "" {
+		path = d.cfg.DBPath + ".ssh_host_key"
+	}
+	hk, err := gateway.LoadOrCreateHostKey(path)
+	if err != nil {
+		return err
+	}
+	tick := time.Duration(0)
+	if d.cfg.WorkerInterval < 0 {
+		tick = -1
+	}
+	gw, err := gateway.Start(ctx, gateway.Config{Listen: d.cfg.SSHListen, HostKey: hk, Store: d.store, Keyring: d.cfg.Keyring,
+		Secrets: d.vault, Sessions: gateway.StoreSessions{Store: d.store}, Clock: d.cfg.Clock, Logger: d.cfg.Logger, TickInterval: tick})
+	if err != nil {
+		return err
+	}
+	d.gw = gw
+	d.sess.SetTerminator(gw)
+	return nil
+}
+
+// SSHAddr is the SSH gateway's address ("" when it is not running).
+func (d *Daemon) SSHAddr() string {
+	if d.gw == nil {
+		return ""
+	}
+	return d.gw.Addr()
+}
+
+// Gateway is the running SSH gateway (nil without SSHListen).
+func (d *Daemon) Gateway() *gateway.Gateway { return d.gw }
+
+// Sessions is the session service the API serves: the SSH gateway's
+// session store (gateway.SessionStore) and the place it installs itself as
+// the Terminator.
+func (d *Daemon) Sessions() *catalog.Sessions { return d.sess }
+
 // Done reports the serve loop's end (nil after a clean Close).
 func (d *Daemon) Done() <-chan error { return d.done }
 
@@ -327,9 +392,13 @@ func (d *Daemon) Close() error {
 		d.stop()
 		<-d.worker
 	}
+	var gwErr error
+	if d.gw != nil { // live sessions end (and are stored) before the store closes
+		gwErr = d.gw.Close()
+	}
 	err := d.http.Shutdown(ctx)
 	if err != nil {
 		err = errors.Join(err, d.http.Close())
 	}
-	return errors.Join(err, d.store.Close())
+	return errors.Join(gwErr, err, d.store.Close())
 }

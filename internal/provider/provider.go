@@ -223,6 +223,7 @@ func (p *pamProvider) Resources(_ context.Context) []func() resource.Resource {
 		NewSafeResource,
 		NewVaultAccountResource,
 		NewRotationScheduleResource,
+		NewSessionPolicyResource,
 	}
 }
 
@@ -234,6 +235,8 @@ func (p *pamProvider) DataSources(_ context.Context) []func() datasource.DataSou
 		NewActiveElevationsDataSource,
 		NewSafeDataSource,
 		NewVaultAccountDataSource,
+		NewSessionPolicyDataSource,
+		NewSessionsDataSource,
 	}
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	// over Store with the default connectors. When Rotator is nil, Rotation
 	// is the Rotator too.
 	Rotation *catalog.Rotation
+	// Sessions serves session policies, sessions and recordings; nil builds
+	// one over Store with Keyring and no gateway (catalog.NoopTerminator).
+	Sessions *catalog.Sessions
 }
 
 // Server is the pamd HTTP API.
@@ -128,6 +131,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.registerVault(cfg.Keyring, cfg.Rotator)
 	s.registerRotation(rot)
+	if cfg.Sessions == nil {
+		cfg.Sessions = &catalog.Sessions{Store: cfg.Store, Clock: cfg.Clock, Keyring: cfg.Keyring, Logger: cfg.Logger}
+	}
+	s.registerSessions(cfg.Sessions)
 
 	// Outermost first: observe sees every request, route answers 404/405
 	// before anyone is asked for a token.

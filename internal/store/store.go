@@ -58,6 +58,7 @@ type Tx interface {
 	OutboxTx
 	VaultTx
 	RotationTx
+	SessionTx
 }
 
 // RoleTx persists roles.

@@ -262,7 +262,8 @@ func (t *tx) ListSecretVersions(accountID string) ([]store.SecretVersionRecord, 
 func (t *tx) ListSealedValues() ([]store.SealedValue, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT 'vault_secret', account_id, version, sealed FROM vault_secret_versions
 		UNION ALL SELECT 'mfa_totp', subject, 0, secret_sealed FROM mfa_totp
-		UNION ALL SELECT 'role_webhook', role_id, position, secret FROM role_webhooks ORDER BY 1, 2, 3`)
+		UNION ALL SELECT 'role_webhook', role_id, position, secret FROM role_webhooks
+		UNION ALL SELECT 'session_recording', id, 0, sealed FROM session_recordings WHERE sealed <> '' ORDER BY 1, 2, 3`)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -288,6 +289,8 @@ func (t *tx) ReplaceSealedValue(v store.SealedValue) error {
 		res, err = t.exec(`UPDATE mfa_totp SET secret_sealed = $1 WHERE subject = $2`, v.Sealed, v.Key)
 	case store.SealedRoleWebhook:
 		res, err = t.exec(`UPDATE role_webhooks SET secret = $1 WHERE role_id = $2 AND position = $3`, v.Sealed, v.Key, v.Version)
+	case store.SealedSessionRecording:
+		res, err = t.exec(`UPDATE session_recordings SET sealed = $1 WHERE id = $2`, v.Sealed, v.Key)
 	default:
 		return fmt.Errorf("sealed value kind %q unknown", v.Kind)
 	}

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	runOutbox(t, newStore)
 	runRotation(t, newStore)
 	runVault(t, newStore)
+	runSession(t, newStore)
 }
 
 var t0 = time.Date(2025, 5, 1, 9, 12, 44, 0, time.UTC)

@@ -1,0 +1,4 @@
+import {
+  to = pam_session_policy.prod_ssh
+  id = "sesp_01JB5X4M0Q3K7Z9V6W2D5R1T8N"
+}
