@@ -70,6 +70,8 @@ func identity(c Caller) vault.Identity {
 type errVaultDenied struct {
 	action, kind, id, msg string
 	code                  string
+	// status is the HTTP status of the refusal; 0 means 403.
+	status int
 }
 
 func (e *errVaultDenied) Error() string { return e.msg }
@@ -78,7 +80,8 @@ func deny(action, kind, id, format string, args ...any) error {
 	return &errVaultDenied{action: action, kind: kind, id: id, msg: fmt.Sprintf(format, args...), code: api.CodeForbidden}
 }
 
-// finish audits a refusal (own transaction) and maps it to 403.
+// finish audits a refusal (own transaction) and maps it to its problem
+// (403 unless the refusal names another status).
 func (v *Vault) finish(ctx context.Context, c Caller, err error) error {
 	var d *errVaultDenied
 	if !errors.As(err, &d) {
@@ -88,7 +91,11 @@ func (v *Vault) finish(ctx context.Context, c Caller, err error) error {
 	if aerr := v.Store.Update(ctx, func(tx store.Tx) error { return tx.AppendAudit(ev) }); aerr != nil {
 		return aerr
 	}
-	return api.NewProblem(http.StatusForbidden, d.code, d.msg)
+	status := d.status
+	if status == 0 {
+		status = http.StatusForbidden
+	}
+	return api.NewProblem(status, d.code, d.msg)
 }
 
 func (v *Vault) record(tx store.Tx, actor api.AuditActor, req api.AuditRequest, action, kind, id string, before, after any, vb, va int64) error {
@@ -741,7 +748,10 @@ func (v *Vault) CheckoutSecret(ctx context.Context, c Caller, id string) (api.Ch
 			return deny("checkout.secret_read", checkoutKind, id, "only the holder of checkout %s may read its secret", id)
 		}
 		if vault.Ended(co, now) {
-			return api.NewProblem(http.StatusGone, api.CodeSecretNoLongerAvailable, fmt.Sprintf("checkout %s has ended (%s); check the account out again", id, endedState(co, now)))
+			// Refused reads are audited too: a holder probing an ended
+			// checkout is worth seeing in the trail.
+			return &errVaultDenied{action: "checkout.secret_read", kind: checkoutKind, id: id, status: http.StatusGone,
+				code: api.CodeSecretNoLongerAvailable, msg: fmt.Sprintf("checkout %s has ended (%s); check the account out again", id, endedState(co, now))}
 		}
 		a, err := tx.GetVaultAccount(co.AccountID)
 		if isNotFound(err) {

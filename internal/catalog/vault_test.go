@@ -593,6 +593,14 @@ func TestVaultAuditNoSecret(t *testing.T) {
 		_, err := f.v.Checkin(f.ctx, bobC, co.ID, nil)
 		return err
 	})
+	step("secret read after check-in", []string{denied("checkout.secret_read")}, func() error {
+		sec, err := f.v.CheckoutSecret(f.ctx, bobC, co.ID)
+		if sec.Secret != "" {
+			t.Fatal("an ended checkout returned its secret")
+		}
+		wantProblem(t, err, http.StatusGone, api.CodeSecretNoLongerAvailable)
+		return err
+	})
 	step("delete account", []string{ok("vault_account.deleted")}, func() error { return f.v.DeleteAccount(f.ctx, adminC, a.ID, nil) })
 	step("delete safe", []string{ok("safe.deleted")}, func() error { return f.v.DeleteSafe(f.ctx, adminC, s.ID, nil) })
 
