@@ -24,9 +24,13 @@ ensure_tofu() {
     mkdir -p "$(dirname "$out")"; ln -sf "$(command -v tofu)" "$out"; return
   fi
   log "building OpenTofu $TOFU_VERSION from the Go module proxy (several minutes on a cold cache)"
-  local dir
-  GOFLAGS=-mod=mod go mod download github.com/opentofu/opentofu@v"$TOFU_VERSION"
-  dir=$(go mod download -json github.com/opentofu/opentofu@v"$TOFU_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  local dir tmp
+  # Download outside this module, so the project's go.mod and go.sum are
+  # never touched by the tool's own dependencies.
+  tmp=$(mktemp -d)
+  dir=$(cd "$tmp" && GOFLAGS= go mod download -json github.com/opentofu/opentofu@v"$TOFU_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rmdir "$tmp"
+  [ -n "$dir" ] || { log "could not download github.com/opentofu/opentofu@v$TOFU_VERSION"; exit 1; }
   mkdir -p "$(dirname "$out")"
   (cd "$dir" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$out.tmp" ./cmd/tofu)
   mv "$out.tmp" "$out"
