@@ -53,6 +53,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newVaultCommands(stdout, stderr)...)
 	root.AddCommand(newRotate(stdout))
 	root.AddCommand(newSessionCommands(stdout, stderr)...)
+	root.AddCommand(newSSHKeysCommand(stdout))
 	return root
 }
 

@@ -117,7 +117,16 @@ const (
 	MaxFilterHitCommandLength = 4096
 	// MaxSessionProtocols bounds the protocols list.
 	MaxSessionProtocols = 8
+	// MinSessionJustificationLength / MaxSessionJustificationLength bound
+	// the reason a user gives when a policy has require_justification
+	// (characters, after trimming white space).
+	MinSessionJustificationLength = 10
+	MaxSessionJustificationLength = 1024
 )
+
+// SessionJustificationEnv is the SSH environment variable that carries the
+// justification with password authentication (ssh -o SetEnv=... or SendEnv).
+const SessionJustificationEnv = "PAM_JUSTIFICATION"
 
 // SessionRecordingPolicy is whether and how sessions are recorded.
 type SessionRecordingPolicy struct {
@@ -194,6 +203,21 @@ type SessionPolicyInput struct {
 	FileTransfer                FileTransferPolicy     `json:"file_transfer"`
 	PortForwarding              bool                   `json:"port_forwarding"`
 	Labels                      map[string]string      `json:"labels"`
+	// RequireElevation, when set, makes an ACTIVE elevation of the role (PIM)
+	// the authorisation of every session: the gateway admits a user only
+	// while they hold one at the scope (or at a scope containing it). Any
+	// approval is the elevation's own approval workflow (its activation
+	// policy). nil means no elevation is required.
+	RequireElevation *SessionElevationRequirement `json:"require_elevation,omitempty"`
+}
+
+// SessionElevationRequirement names the role (and optionally the scope) an
+// active elevation must grant for a session to be admitted.
+type SessionElevationRequirement struct {
+	RoleID string `json:"role_id"`
+	// Scope "" means an active elevation of the role at any scope; otherwise
+	// the elevation's scope must be Scope or contain it (ScopeContains).
+	Scope string `json:"scope"`
 }
 
 // SessionPolicyListParams are the query parameters of GET /v1/session_policies.
@@ -252,7 +276,10 @@ type Session struct {
 	Principal      Actor  `json:"principal"`
 	// CheckoutID is the checkout that authorises the session ("" when the
 	// session was authorised otherwise, e.g. by safe permission).
-	CheckoutID      string `json:"checkout_id"`
+	CheckoutID string `json:"checkout_id"`
+	// ElevationID is the active elevation that authorised the session when
+	// its policy has require_elevation ("" otherwise).
+	ElevationID     string `json:"elevation_id"`
 	SessionPolicyID string `json:"session_policy_id"`
 	// PolicySnapshot is the policy as it was when the session started; later
 	// edits of the policy do not change running sessions.

@@ -151,6 +151,20 @@ func validateSessionPolicy(in api.SessionPolicyInput) (api.SessionPolicyInput, e
 	return session.NormalizePolicy(in), nil
 }
 
+// checkElevationRole: the role require_elevation names must exist (400 at
+// /require_elevation/role_id otherwise).
+func checkElevationRole(tx store.Tx, in api.SessionPolicyInput) error {
+	if in.RequireElevation == nil {
+		return nil
+	}
+	_, err := tx.GetRole(in.RequireElevation.RoleID)
+	if isNotFound(err) {
+		return validationOf([]api.Violation{{Pointer: "/require_elevation/role_id", Code: "not_found",
+			Message: fmt.Sprintf("role %q does not exist", in.RequireElevation.RoleID)}})
+	}
+	return err
+}
+
 func sessionPolicyNameConflict(tx store.Tx, name, selfID string) error {
 	id, err := tx.GetSessionPolicyIDByName(name)
 	switch {
@@ -180,6 +194,9 @@ func (s *Sessions) CreateSessionPolicy(ctx context.Context, c Caller, in api.Ses
 	}
 	err = s.Store.Update(ctx, func(tx store.Tx) error {
 		if err := sessionPolicyNameConflict(tx, p.Name, ""); err != nil {
+			return err
+		}
+		if err := checkElevationRole(tx, p.SessionPolicyInput); err != nil {
 			return err
 		}
 		if err := tx.InsertSessionPolicy(p); err != nil {
@@ -238,6 +255,9 @@ func (s *Sessions) ReplaceSessionPolicy(ctx context.Context, c Caller, id string
 			return etagMismatch("session policy", id, cur.Version)
 		}
 		if err := sessionPolicyNameConflict(tx, norm.Name, id); err != nil {
+			return err
+		}
+		if err := checkElevationRole(tx, norm); err != nil {
 			return err
 		}
 		out = cur

@@ -63,7 +63,7 @@ func TestPIMRequests(t *testing.T) {
 			return err
 		}, want{method: "GET", path: "/v1/activation_policies", query: url.Values{"page_size": {"7"}, "page_token": {"t"}}}},
 		{"UpdateActivationPolicy", func(c *Client) error { _, err := c.UpdateActivationPolicy(ctx, "actp_1", 3, policy); return err },
-			want{method: "PUT", path: "/v1/activation_policies/actp_1", ifMatch: `"3"`, body: `"name":"prod"`}},
+			want{method: "PUT", path: "/v1/activation_policies/actp_1", ifMatch: `"3"`, body: `"name":"prod"`, key: true}},
 		{"DeleteActivationPolicy", func(c *Client) error { return c.DeleteActivationPolicy(ctx, "actp_1", 4) },
 			want{method: "DELETE", path: "/v1/activation_policies/actp_1", ifMatch: `"4"`}},
 
@@ -87,7 +87,7 @@ func TestPIMRequests(t *testing.T) {
 			"activation_policy_id": {"actp_1"}, "status": {"active,scheduled"},
 		}}},
 		{"UpdateEligibleRoleAssignment", func(c *Client) error { _, err := c.UpdateEligibleRoleAssignment(ctx, "era_1", 2, era); return err },
-			want{method: "PUT", path: "/v1/eligible_role_assignments/era_1", ifMatch: `"2"`, body: `"role_id":"role_1"`}},
+			want{method: "PUT", path: "/v1/eligible_role_assignments/era_1", ifMatch: `"2"`, body: `"role_id":"role_1"`, key: true}},
 		{"DeleteEligibleRoleAssignment", func(c *Client) error { return c.DeleteEligibleRoleAssignment(ctx, "era_1", 5, false) },
 			want{method: "DELETE", path: "/v1/eligible_role_assignments/era_1", ifMatch: `"5"`}},
 		{"DeleteEligibleRoleAssignmentForce", func(c *Client) error { return c.DeleteEligibleRoleAssignment(ctx, "era_1", 0, true) },

@@ -286,9 +286,16 @@ func createJSON[T any](ctx context.Context, c *Client, path string, in any) (*T,
 }
 
 // replaceJSON PUTs in, conditional on version (If-Match) when version > 0.
+// A conditional PUT is not idempotent: if the response to an applied PUT is
+// lost, a plain retry fails with 412 because the version moved. So every
+// attempt carries one Idempotency-Key, and pamd replays the first outcome.
 func replaceJSON[T any](ctx context.Context, c *Client, path string, version int64, in any) (*T, error) {
+	key, err := newIdempotencyKey()
+	if err != nil {
+		return nil, err
+	}
 	var out T
-	if err := c.do(ctx, request{method: http.MethodPut, path: path, body: in, ifMatch: version}, &out); err != nil {
+	if err := c.do(ctx, request{method: http.MethodPut, path: path, body: in, ifMatch: version, idempotencyKey: key}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -26,7 +26,7 @@ func TestRotationRequests(t *testing.T) {
 			return err
 		}, vaultWant{method: "GET", path: "/v1/rotation_schedules", query: url.Values{"name": {"weekly"}, "page_size": {"2"}}}},
 		{"UpdateRotationSchedule", func(c *Client) error { _, err := c.UpdateRotationSchedule(ctx, "rot_1", 6, in); return err },
-			vaultWant{method: "PUT", path: "/v1/rotation_schedules/rot_1", ifMatch: `"6"`, body: `"time_zone":"Europe/Berlin"`}},
+			vaultWant{method: "PUT", path: "/v1/rotation_schedules/rot_1", ifMatch: `"6"`, body: `"time_zone":"Europe/Berlin"`, key: true}},
 		{"DeleteRotationSchedule", func(c *Client) error { return c.DeleteRotationSchedule(ctx, "rot_1", 7) },
 			vaultWant{method: "DELETE", path: "/v1/rotation_schedules/rot_1", ifMatch: `"7"`}},
 		{"PreviewRotationSchedule", func(c *Client) error { _, err := c.PreviewRotationSchedule(ctx, "rot_1", 10); return err },

@@ -33,7 +33,7 @@ func TestSessionRequests(t *testing.T) {
 			return err
 		}, vaultWant{method: "GET", path: "/v1/session_policies", query: url.Values{"name": {"prod-ssh"}, "page_size": {"5"}, "page_token": {"tok"}}}},
 		{"UpdateSessionPolicy", func(c *Client) error { _, err := c.UpdateSessionPolicy(ctx, "sesp_1", 3, in); return err },
-			vaultWant{method: "PUT", path: "/v1/session_policies/sesp_1", ifMatch: `"3"`, body: `"default_action":"deny"`}},
+			vaultWant{method: "PUT", path: "/v1/session_policies/sesp_1", ifMatch: `"3"`, body: `"default_action":"deny"`, key: true}},
 		{"DeleteSessionPolicy", func(c *Client) error { return c.DeleteSessionPolicy(ctx, "sesp_1", 4) },
 			vaultWant{method: "DELETE", path: "/v1/session_policies/sesp_1", ifMatch: `"4"`}},
 		{"ListSessionsNoFilter", func(c *Client) error { _, err := c.ListSessions(ctx, api.SessionListParams{}); return err },

@@ -92,7 +92,7 @@ func TestVaultRequests(t *testing.T) {
 		},
 			vaultWant{method: "GET", path: "/v1/safes", query: url.Values{"page_size": {"3"}, "page_token": {"t"}}}},
 		{"UpdateSafe", func(c *Client) error { _, err := c.UpdateSafe(ctx, "safe_1", 2, safe); return err },
-			vaultWant{method: "PUT", path: "/v1/safes/safe_1", ifMatch: `"2"`, body: `"name":"prod-db"`}},
+			vaultWant{method: "PUT", path: "/v1/safes/safe_1", ifMatch: `"2"`, body: `"name":"prod-db"`, key: true}},
 		{"DeleteSafe", func(c *Client) error { return c.DeleteSafe(ctx, "safe_1", 3) },
 			vaultWant{method: "DELETE", path: "/v1/safes/safe_1", ifMatch: `"3"`}},
 
@@ -108,7 +108,7 @@ func TestVaultRequests(t *testing.T) {
 		}, vaultWant{method: "GET", path: "/v1/vault_accounts", query: url.Values{"safe_id": {"safe_1"}, "platform": {"generic"}, "page_size": {"9"}}}},
 		// Without a secret the member is omitted, so pamd keeps the stored one.
 		{"UpdateVaultAccountKeepsSecret", func(c *Client) error { _, err := c.UpdateVaultAccount(ctx, "acct_1", 4, acct); return err },
-			vaultWant{method: "PUT", path: "/v1/vault_accounts/acct_1", ifMatch: `"4"`, body: `"username":"pgadmin"`}},
+			vaultWant{method: "PUT", path: "/v1/vault_accounts/acct_1", ifMatch: `"4"`, body: `"username":"pgadmin"`, key: true}},
 		{"DeleteVaultAccount", func(c *Client) error { return c.DeleteVaultAccount(ctx, "acct_1", 5) },
 			vaultWant{method: "DELETE", path: "/v1/vault_accounts/acct_1", ifMatch: `"5"`}},
 		{"ListSecretVersions", func(c *Client) error { _, err := c.ListSecretVersions(ctx, "acct_1"); return err },

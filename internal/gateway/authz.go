@@ -7,9 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/audit"
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
+	"github.com/accessplane/terraform-provider-pam/internal/pim"
 	"github.com/accessplane/terraform-provider-pam/internal/session"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
@@ -23,7 +26,12 @@ type Grant struct {
 	Safe       api.Safe
 	Policy     Policy
 	CheckoutID string
-	ClientIP   string
+	// ElevationID is the active elevation that authorises the session when
+	// the policy requires one.
+	ElevationID string
+	// Justification is the reason the user gave (require_justification).
+	Justification string
+	ClientIP      string
 }
 
 // denial is an authentication refusal with the message the user sees.
@@ -51,20 +59,63 @@ func ParseUser(user string) (name, account string, ok bool) {
 // authorize checks the token, resolves the account and checks the principal
 // may connect to it. Every refusal is a *denial.
 func (g *Gateway) authorize(ctx context.Context, user, token, clientIP string) (*Grant, error) {
+	if !auth.Plausible(token) {
+		if _, _, ok := ParseUser(user); ok {
+			return nil, deny("bad_token", "pamd: the password must be your pamd token")
+		}
+	}
+	return g.authorizeWith(ctx, user, clientIP, func(tx store.Tx, _ string) (auth.Token, error) {
+		rec, err := tx.TokenByHash(auth.HashToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return rec, deny("bad_token", "pamd: the token is not valid")
+		}
+		return rec, err
+	})
+}
+
+// authorizeKey authenticates a registered public key: the key's owner must
+// be the user named, and the token that registered it must still be valid;
+// the session runs with that token's principal.
+func (g *Gateway) authorizeKey(ctx context.Context, user, clientIP string, key ssh.PublicKey) (*Grant, error) {
+	fp := ssh.FingerprintSHA256(key)
+	return g.authorizeWith(ctx, user, clientIP, func(tx store.Tx, name string) (auth.Token, error) {
+		k, err := tx.SSHKeyByFingerprint(fp)
+		if errors.Is(err, store.ErrNotFound) {
+			return auth.Token{}, deny("unknown_key", "pamd: the key %s is not registered: register it with `pamd ssh-keys add FILE.pub`, or log in with your pamd token", fp)
+		} else if err != nil {
+			return auth.Token{}, err
+		}
+		if name != "" && name != k.Subject && "user:"+name != k.Subject {
+			return auth.Token{}, deny("user_mismatch", "pamd: the key %s belongs to %s, not %s", fp, k.Subject, name)
+		}
+		rec, err := tx.TokenByID(k.TokenID)
+		if errors.Is(err, store.ErrNotFound) {
+			return rec, deny("bad_token", "pamd: the token that registered key %s (%s) is no longer valid: log in again and register the key anew", fp, k.ID)
+		} else if err != nil {
+			return rec, err
+		}
+		if rec.Subject != k.Subject {
+			return auth.Token{}, deny("bad_token", "pamd: the key %s is not bound to a token of %s", fp, k.Subject)
+		}
+		if rec.Expired(g.cfg.Clock.Now()) {
+			return rec, deny("bad_token", "pamd: the token that registered key %s (%s) has expired: log in again and register the key anew", fp, k.ID)
+		}
+		return rec, nil
+	})
+}
+
+// authorizeWith resolves the token record with lookup (inside the read
+// transaction), then checks the principal may connect to the account.
+func (g *Gateway) authorizeWith(ctx context.Context, user, clientIP string, lookup func(tx store.Tx, name string) (auth.Token, error)) (*Grant, error) {
 	name, ref, ok := ParseUser(user)
 	if !ok {
 		return nil, deny("malformed_user", "pamd: log in as USER+ACCOUNT (ACCOUNT is a vault account id or SAFE/NAME), e.g. ssh alice+acct_01...@gateway")
 	}
-	if !auth.Plausible(token) {
-		return nil, deny("bad_token", "pamd: the password must be your pamd token")
-	}
 	now := g.cfg.Clock.Now()
 	var grant Grant
 	err := g.cfg.Store.View(ctx, func(tx store.Tx) error {
-		rec, err := tx.TokenByHash(auth.HashToken(token))
-		if errors.Is(err, store.ErrNotFound) {
-			return deny("bad_token", "pamd: the token is not valid")
-		} else if err != nil {
+		rec, err := lookup(tx, name)
+		if err != nil {
 			return err
 		}
 		if rec.Expired(now) {
@@ -130,6 +181,17 @@ func (g *Gateway) authorize(ctx context.Context, user, token, clientIP string) (
 				return deny("mfa_required", "pamd: policy %s requires MFA within the last %s: use the token of `pamd login --mfa`", pol.Name, maxAge)
 			}
 		}
+		if req := pol.RequireElevation; req != nil {
+			e, err := activeElevation(tx, actor, *req, now)
+			if err != nil {
+				return err
+			}
+			if e == nil {
+				return deny("elevation_required", "pamd: policy %s requires an active elevation of role %s%s: request one with `pamd elevate --role %s --scope %s`, then connect again",
+					pol.Name, req.RoleID, scopeText(req.Scope), req.RoleID, scopeArg(req.Scope))
+			}
+			grant.ElevationID = e.ID
+		}
 		return nil
 	})
 	if err != nil {
@@ -140,6 +202,46 @@ func (g *Gateway) authorize(ctx context.Context, user, token, clientIP string) (
 	}
 	grant.ClientIP = clientIP
 	return &grant, nil
+}
+
+// activeElevation is an elevation of the principal that is active at now and
+// satisfies req (role, and scope at or above req.Scope); nil when none.
+func activeElevation(tx store.Tx, actor api.Actor, req api.SessionElevationRequirement, now time.Time) (*api.Elevation, error) {
+	after := ""
+	for {
+		page, err := tx.ListElevations(store.ElevationFilter{States: []string{api.StateActive}, PrincipalType: actor.Type,
+			PrincipalID: actor.ID, RoleID: req.RoleID, AfterID: after, Limit: api.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			e := page[i]
+			if pim.StateAt(e, now) != api.StateActive {
+				continue
+			}
+			if req.Scope == "" || api.ScopeContains(e.Scope, req.Scope) {
+				return &e, nil
+			}
+		}
+		if len(page) < api.MaxPageSize {
+			return nil, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func scopeText(scope string) string {
+	if scope == "" {
+		return " (any scope)"
+	}
+	return " at scope " + scope + " (or a scope containing it)"
+}
+
+func scopeArg(scope string) string {
+	if scope == "" {
+		return "SCOPE"
+	}
+	return scope
 }
 
 func contains(xs []string, x string) bool {

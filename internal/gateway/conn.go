@@ -13,6 +13,7 @@ import (
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/ids"
+	"github.com/accessplane/terraform-provider-pam/internal/pim"
 	"github.com/accessplane/terraform-provider-pam/internal/session"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
@@ -25,8 +26,12 @@ func (g *Gateway) handleConn(nc net.Conn) {
 	clientIP, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	var grant *Grant
 	cfg := g.base // per-connection callbacks capture grant
+	var decide func(c ssh.ConnMetadata, gr *Grant, err error) (*ssh.Permissions, error)
 	check := func(c ssh.ConnMetadata, token string) (*ssh.Permissions, error) {
 		gr, err := g.authorize(ctx, c.User(), token, clientIP)
+		return decide(c, gr, err)
+	}
+	decide = func(c ssh.ConnMetadata, gr *Grant, err error) (*ssh.Permissions, error) {
 		if err == nil && gr != nil {
 			grant = gr
 			return &ssh.Permissions{}, nil
@@ -45,6 +50,10 @@ func (g *Gateway) handleConn(nc net.Conn) {
 		return nil, &ssh.BannerError{Err: err, Message: d.msg + "\r\n"}
 	}
 	cfg.PasswordCallback = func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) { return check(c, string(pw)) }
+	cfg.PublicKeyCallback = func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+		gr, err := g.authorizeKey(ctx, c.User(), clientIP, key)
+		return decide(c, gr, err)
+	}
 	cfg.KeyboardInteractiveCallback = func(c ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
 		answers, err := client(c.User(), "pamd gateway", []string{"pamd token: "}, []bool{false})
 		if err != nil {
@@ -53,7 +62,29 @@ func (g *Gateway) handleConn(nc net.Conn) {
 		if len(answers) != 1 {
 			return nil, errors.New("pamd: expected one answer")
 		}
-		return check(c, answers[0])
+		perms, err := check(c, answers[0])
+		if err != nil || grant == nil || !grant.Policy.Snapshot.RequireJustification {
+			return perms, err
+		}
+		gr := grant
+		grant = nil
+		answers, err = client(c.User(), "", []string{"Justification: "}, []bool{true})
+		if err != nil {
+			return nil, err
+		}
+		j := ""
+		if len(answers) == 1 {
+			j = answers[0]
+		}
+		j, ok := checkJustification(j)
+		if !ok {
+			msg := justificationHelp(&gr.Policy)
+			g.auditDenied(ctx, "session.denied", actorOf(gr.Principal), "", "vault_account", gr.Account.ID, "justification_required", msg)
+			return nil, &ssh.BannerError{Err: errors.New("justification required"), Message: msg + "\r\n"}
+		}
+		gr.Justification = j
+		grant = gr
+		return perms, nil
 	}
 	_ = nc.SetDeadline(time.Now().Add(g.cfg.HandshakeTimeout))
 	sc, chans, reqs, err := ssh.NewServerConn(nc, &cfg)
@@ -163,10 +194,31 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 	l.id, l.started, l.lastActivity, l.lastTouched = ids.New(api.PrefixSession, now), g.cfg.Clock.Now(), g.cfg.Clock.Now(), g.cfg.Clock.Now()
 	pol := &gr.Policy
 
+	var first *preChannel
+	if pol.Snapshot.RequireJustification && gr.Justification == "" {
+		// Password authentication: the justification comes in an env
+		// request of the first session channel, before shell or exec.
+		pc, ok := l.awaitJustification(chans)
+		if !ok {
+			msg := justificationHelp(pol)
+			if pc != nil {
+				time.AfterFunc(closeGrace, func() { _ = l.conn.Close() })
+				go ssh.DiscardRequests(reqs)
+				for nch := range chans {
+					_ = nch.Reject(ssh.Prohibited, msg)
+				}
+			}
+			_ = l.conn.Close()
+			return
+		}
+		first = pc
+	}
+
 	if !g.reserve(l) {
 		msg := fmt.Sprintf("pamd: %s already has %d session(s), the most policy %s allows; close one first",
 			gr.Principal.Subject, pol.MaxConcurrent, policyName(pol))
 		g.auditDenied(ctx, "session.denied", l.actor(), "", "vault_account", gr.Account.ID, "concurrent_limit", msg)
+		first.fail(msg)
 		g.refuse(l.conn, chans, reqs, msg)
 		return
 	}
@@ -175,6 +227,7 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 	a := gr.Principal.Actor()
 	l.sess = api.Session{
 		ID: l.id, State: api.SessionPending, VaultAccountID: gr.Account.ID, Principal: a, CheckoutID: gr.CheckoutID,
+		ElevationID: gr.ElevationID, Justification: gr.Justification,
 		SessionPolicyID: pol.ID, PolicySnapshot: pol.Snapshot, PolicyVersion: pol.Version, Protocol: api.SessionProtocolSSH,
 		ClientIP: gr.ClientIP, StartedAt: now, LastActivityAt: &now, CommandFilterHits: []api.CommandFilterHit{}, UpdatedAt: now,
 	}
@@ -185,6 +238,7 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 		g.cfg.Logger.Error("ssh gateway: cannot store session", "error", err.Error())
 		msg := "pamd: the session cannot be stored; try again later"
 		g.auditDenied(ctx, "session.denied", l.actor(), l.id, "vault_account", gr.Account.ID, "store_error", msg)
+		first.fail(msg)
 		g.refuse(l.conn, chans, reqs, msg)
 		return
 	}
@@ -200,6 +254,7 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 		}
 		l.persistEnd(ctx)
 		g.release(l)
+		first.fail(msg)
 		g.refuse(l.conn, chans, reqs, msg)
 	}
 
@@ -229,7 +284,7 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 	}
 	g.auditFact(ctx, "session.started", l.actor(), l.id, startFacts{
 		VaultAccountID: gr.Account.ID, SessionPolicyID: pol.ID, PolicyName: policyName(pol), CheckoutID: gr.CheckoutID,
-		ClientIP: gr.ClientIP, Recording: l.rec != nil,
+		ElevationID: gr.ElevationID, Justification: gr.Justification, ClientIP: gr.ClientIP, Recording: l.rec != nil,
 	})
 	if l.rec != nil {
 		l.rec.Marker("session " + l.id + " started by " + gr.Principal.Subject + " on " + gr.Account.ID)
@@ -239,6 +294,13 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 		l.end(api.SessionEndUpstreamError, "pamd: the connection to the target was lost")
 	}()
 	go l.globalRequests(ctx, reqs)
+	if first != nil {
+		l.chWG.Add(1)
+		go func() {
+			defer l.chWG.Done()
+			l.proxyFirst(ctx, first)
+		}()
+	}
 	for nch := range chans {
 		switch nch.ChannelType() {
 		case "session":
@@ -273,6 +335,8 @@ type startFacts struct {
 	SessionPolicyID string `json:"session_policy_id"`
 	PolicyName      string `json:"policy_name"`
 	CheckoutID      string `json:"checkout_id,omitempty"`
+	ElevationID     string `json:"elevation_id,omitempty"`
+	Justification   string `json:"justification,omitempty"`
 	ClientIP        string `json:"client_ip"`
 	Recording       bool   `json:"recording"`
 }
@@ -453,6 +517,9 @@ func (l *liveSession) check(now time.Time) bool {
 	case l.authorizationEnded(now):
 		l.end(api.SessionEndAuthorizationEnded, "pamd: session ended: the checkout "+l.grant.CheckoutID+" that authorised it has ended (policy "+policyName(pol)+")")
 		return true
+	case l.elevationEnded(now):
+		l.end(api.SessionEndAuthorizationEnded, "pamd: session ended: the elevation "+l.grant.ElevationID+" that authorised it has ended (policy "+policyName(pol)+")")
+		return true
 	case pol.MaxDuration > 0 && !now.Before(l.started.Add(pol.MaxDuration)):
 		l.end(api.SessionEndExpired, fmt.Sprintf("pamd: session ended: the maximum duration of %s set by policy %s is reached", pol.MaxDuration, policyName(pol)))
 		return true
@@ -487,6 +554,24 @@ func (l *liveSession) authorizationEnded(now time.Time) bool {
 		return false
 	}
 	return vault.Ended(co, now)
+}
+
+// elevationEnded reports whether the policy cuts sessions when their
+// authorisation ends and the elevation that authorised the session is no
+// longer active (deactivated, revoked, expired).
+func (l *liveSession) elevationEnded(now time.Time) bool {
+	if !l.grant.Policy.Snapshot.TerminateOnAuthorizationEnd || l.grant.ElevationID == "" {
+		return false
+	}
+	var e api.Elevation
+	err := l.g.cfg.Store.View(context.Background(), func(tx store.Tx) (err error) { e, err = tx.GetElevation(l.grant.ElevationID); return err })
+	if errors.Is(err, store.ErrNotFound) {
+		return true
+	} else if err != nil {
+		l.g.cfg.Logger.Warn("ssh gateway: cannot read elevation", "session", l.id, "error", err.Error())
+		return false
+	}
+	return pim.StateAt(e, now) != api.StateActive
 }
 
 // activity marks traffic in either direction.

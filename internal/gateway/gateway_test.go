@@ -54,6 +54,8 @@ type opts struct {
 	policy   *api.SessionPolicyInput
 	sessions func(gateway.SessionStore) gateway.SessionStore
 	port     int // account port override (unreachable target)
+	// setup runs before the policy is stored (e.g. to create a role it names).
+	setup func(e *env, p *api.SessionPolicyInput)
 }
 
 var admin = catalog.Caller{Principal: auth.Principal{Subject: "user:root", ServerRoles: []string{api.ServerRoleAdmin}}}
@@ -84,6 +86,9 @@ func newEnv(t *testing.T, o opts) *env {
 	e.target = target
 
 	policyID := ""
+	if o.setup != nil {
+		o.setup(e, o.policy)
+	}
 	if o.policy != nil {
 		in := session.NormalizePolicy(*o.policy)
 		if vs := session.ValidatePolicy(in); len(vs) > 0 {

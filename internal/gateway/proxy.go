@@ -54,6 +54,11 @@ func (l *liveSession) proxySession(ctx context.Context, nch ssh.NewChannel) {
 		_ = up.Close()
 		return
 	}
+	l.proxyChannel(ctx, ch, reqs, up, upReqs)
+}
+
+// proxyChannel brokers one accepted session channel to its upstream twin.
+func (l *liveSession) proxyChannel(ctx context.Context, ch ssh.Channel, reqs <-chan *ssh.Request, up ssh.Channel, upReqs <-chan *ssh.Request) {
 	l.mu.Lock()
 	l.chans[ch] = struct{}{}
 	l.mu.Unlock()

@@ -110,10 +110,18 @@ func (d *sessionPolicyDataSource) Schema(_ context.Context, _ datasource.SchemaR
 				},
 			},
 			"port_forwarding": flag("port_forwarding"),
-			"labels":          schema.MapAttribute{MarkdownDescription: "Labels of the policy.", ElementType: types.StringType, Computed: true},
-			"version":         schema.Int64Attribute{MarkdownDescription: "Version of the policy in pamd; increases on every change.", Computed: true},
-			"created_at":      schema.StringAttribute{MarkdownDescription: "When the policy was created (RFC 3339, UTC).", Computed: true},
-			"updated_at":      schema.StringAttribute{MarkdownDescription: "When the policy last changed (RFC 3339, UTC).", Computed: true},
+			"require_elevation": schema.SingleNestedAttribute{
+				MarkdownDescription: desc["require_elevation"] + " Null when the policy requires none.",
+				Computed:            true,
+				Attributes: map[string]schema.Attribute{
+					"role_id": str("require_elevation.role_id"),
+					"scope":   str("require_elevation.scope"),
+				},
+			},
+			"labels":     schema.MapAttribute{MarkdownDescription: "Labels of the policy.", ElementType: types.StringType, Computed: true},
+			"version":    schema.Int64Attribute{MarkdownDescription: "Version of the policy in pamd; increases on every change.", Computed: true},
+			"created_at": schema.StringAttribute{MarkdownDescription: "When the policy was created (RFC 3339, UTC).", Computed: true},
+			"updated_at": schema.StringAttribute{MarkdownDescription: "When the policy last changed (RFC 3339, UTC).", Computed: true},
 		},
 	}
 }

@@ -30,9 +30,10 @@ func fullSessionPolicy() *api.SessionPolicy {
 				{Match: "glob", Pattern: "iptables *", Action: "alert", Description: "notify SOC"},
 				{Match: "exact", Pattern: "ls", Action: "allow"},
 			}},
-			FileTransfer:   api.FileTransferPolicy{Download: true},
-			PortForwarding: true,
-			Labels:         map[string]string{"env": "prod"},
+			FileTransfer:     api.FileTransferPolicy{Download: true},
+			PortForwarding:   true,
+			Labels:           map[string]string{"env": "prod"},
+			RequireElevation: &api.SessionElevationRequirement{RoleID: "role_1", Scope: "/orgs/acme"},
 		},
 	}
 }
@@ -114,6 +115,9 @@ func TestSessionPolicyNilBlocksMapToDefaults(t *testing.T) {
 			t.Errorf("%s = %s, want the schema default %s", name, pair[0], pair[1])
 		}
 	}
+	if !m.RequireElevation.IsNull() {
+		t.Fatalf("require_elevation = %s, want null", m.RequireElevation)
+	}
 	if m.MaxSessionDurationSeconds.ValueInt64() != api.DefaultSessionDurationSeconds || m.CredentialDelivery.ValueString() != "injected" ||
 		m.MFAMaxAgeSeconds.ValueInt64() != 0 || m.Description.IsNull() {
 		t.Fatalf("model %+v", m)
@@ -131,6 +135,7 @@ func TestSessionPolicyNilBlocksMapToDefaults(t *testing.T) {
 		Name: types.StringValue("bare"), Protocols: types.SetNull(types.StringType),
 		Recording: types.ObjectNull(sessionRecordingAttrTypes), CommandFilter: types.ObjectNull(commandFilterAttrTypes),
 		FileTransfer: types.ObjectNull(fileTransferAttrTypes), Labels: types.MapNull(types.StringType),
+		RequireElevation: types.ObjectNull(requireElevationAttrTypes),
 	}
 	in, unknown, d := sessionPolicyInput(ctx, null)
 	mustNoDiags(t, d)

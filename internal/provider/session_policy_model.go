@@ -39,6 +39,7 @@ type sessionPolicyModel struct {
 	FileTransfer                      types.Object `tfsdk:"file_transfer"`
 	PortForwarding                    types.Bool   `tfsdk:"port_forwarding"`
 	Labels                            types.Map    `tfsdk:"labels"`
+	RequireElevation                  types.Object `tfsdk:"require_elevation"`
 	Version                           types.Int64  `tfsdk:"version"`
 	CreatedAt                         types.String `tfsdk:"created_at"`
 	UpdatedAt                         types.String `tfsdk:"updated_at"`
@@ -60,6 +61,11 @@ type commandFilterRuleModel struct {
 	Pattern     types.String `tfsdk:"pattern"`
 	Action      types.String `tfsdk:"action"`
 	Description types.String `tfsdk:"description"`
+}
+
+type requireElevationModel struct {
+	RoleID types.String `tfsdk:"role_id"`
+	Scope  types.String `tfsdk:"scope"`
 }
 
 type fileTransferModel struct {
@@ -87,6 +93,10 @@ var (
 		"upload":   types.BoolType,
 		"download": types.BoolType,
 	}
+	requireElevationAttrTypes = map[string]attr.Type{
+		"role_id": types.StringType,
+		"scope":   types.StringType,
+	}
 )
 
 // sessionPolicyPrefixPattern checks the shape of a policy id before any request.
@@ -112,9 +122,10 @@ var sessionPolicyPaths = nestedPaths{
 			"match": leafPath(), "pattern": leafPath(), "action": leafPath(), "description": leafPath(),
 		}),
 	}),
-	"file_transfer":   objectPath(nestedPaths{"upload": leafPath(), "download": leafPath()}),
-	"port_forwarding": leafPath(),
-	"labels":          mapPath(),
+	"file_transfer":     objectPath(nestedPaths{"upload": leafPath(), "download": leafPath()}),
+	"port_forwarding":   leafPath(),
+	"labels":            mapPath(),
+	"require_elevation": objectPath(nestedPaths{"role_id": leafPath(), "scope": leafPath()}),
 }
 
 // sessionRecordingObject maps the recording block, showing pamd's defaults
@@ -169,6 +180,17 @@ func fileTransferObject(f api.FileTransferPolicy) (types.Object, diag.Diagnostic
 	})
 }
 
+// requireElevationObject maps require_elevation; nil is a null object.
+func requireElevationObject(r *api.SessionElevationRequirement) (types.Object, diag.Diagnostics) {
+	if r == nil {
+		return types.ObjectNull(requireElevationAttrTypes), nil
+	}
+	return types.ObjectValue(requireElevationAttrTypes, map[string]attr.Value{
+		"role_id": types.StringValue(r.RoleID),
+		"scope":   types.StringValue(r.Scope),
+	})
+}
+
 // sessionPolicyToModel maps a policy from pamd to Terraform. pamd returns it
 // normalised (session.NormalizePolicy); normalising again here is a no-op on
 // such a policy and keeps an older or hand-written row from showing nulls.
@@ -185,6 +207,8 @@ func sessionPolicyToModel(p *api.SessionPolicy) (sessionPolicyModel, diag.Diagno
 	transfer, d := fileTransferObject(n.FileTransfer)
 	diags.Append(d...)
 	labels, d := stringMap(n.Labels)
+	diags.Append(d...)
+	elevation, d := requireElevationObject(n.RequireElevation)
 	diags.Append(d...)
 
 	return sessionPolicyModel{
@@ -205,6 +229,7 @@ func sessionPolicyToModel(p *api.SessionPolicy) (sessionPolicyModel, diag.Diagno
 		FileTransfer:                      transfer,
 		PortForwarding:                    types.BoolValue(n.PortForwarding),
 		Labels:                            labels,
+		RequireElevation:                  elevation,
 		Version:                           types.Int64Value(p.Version),
 		CreatedAt:                         timeValue(p.CreatedAt),
 		UpdatedAt:                         timeValue(p.UpdatedAt),
@@ -301,6 +326,17 @@ func sessionPolicyInput(ctx context.Context, m sessionPolicyModel) (in api.Sessi
 		in.FileTransfer = api.FileTransferPolicy{
 			Upload:   flag(f.Upload, "/file_transfer/upload"),
 			Download: flag(f.Download, "/file_transfer/download"),
+		}
+	}
+	switch {
+	case m.RequireElevation.IsUnknown():
+		unknown = append(unknown, "/require_elevation")
+	case !m.RequireElevation.IsNull():
+		var r requireElevationModel
+		diags.Append(m.RequireElevation.As(ctx, &r, objectAsOptions)...)
+		in.RequireElevation = &api.SessionElevationRequirement{
+			RoleID: str(r.RoleID, "/require_elevation/role_id"),
+			Scope:  str(r.Scope, "/require_elevation/scope"),
 		}
 	}
 	if !fullyKnown(ctx, m.Labels) {

@@ -92,6 +92,14 @@ var sessionPolicyDescriptions = map[string]string{
 	"file_transfer.upload":   "Allow copying files to the target. Defaults to `false`.",
 	"file_transfer.download": "Allow copying files from the target. Defaults to `false`.",
 	"port_forwarding":        "Allow SSH port forwarding through the session. Defaults to `false`.",
+	"require_elevation": "Make an **active elevation** (PIM) the authorisation of every session: the gateway admits a user only while " +
+		"they hold an active elevation of `role_id` at `scope` (or at a scope containing it), refuses others with a message naming the " +
+		"role and the `pamd elevate` command, and records the elevation on the session (`elevation_id`). With " +
+		"`terminate_on_authorization_end` the session is cut when that elevation ends (deactivated, revoked, expired). Approval of the " +
+		"session is thereby the elevation's approval workflow (the activation policy of the user's eligibility). Omit for no elevation requirement.",
+	"require_elevation.role_id": "Identifier of the role (`" + api.PrefixRole + "_...`) the elevation must grant; the role must exist.",
+	"require_elevation.scope": "Scope the elevation must cover: an elevation at this scope or at a scope containing it qualifies. " +
+		"Defaults to `\"\"`, meaning an elevation of the role at any scope.",
 }
 
 func (r *sessionPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -188,6 +196,14 @@ func (r *sessionPolicyResource) Schema(_ context.Context, _ resource.SchemaReque
 				},
 			},
 			"port_forwarding": optBool(d["port_forwarding"]),
+			"require_elevation": schema.SingleNestedAttribute{
+				MarkdownDescription: d["require_elevation"],
+				Optional:            true,
+				Attributes: map[string]schema.Attribute{
+					"role_id": schema.StringAttribute{MarkdownDescription: d["require_elevation.role_id"], Required: true},
+					"scope":   optStr(d["require_elevation.scope"], ""),
+				},
+			},
 			"labels": schema.MapAttribute{
 				MarkdownDescription: fmt.Sprintf("Labels for grouping and policy, at most %d. Keys are %s; values at most %d characters. Defaults to `{}`.",
 					api.MaxLabels, api.LabelKeyRule, api.MaxLabelValueLength),

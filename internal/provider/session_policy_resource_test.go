@@ -363,3 +363,73 @@ func TestAccSessionPolicyResourceInvalidFailsAtPlan(t *testing.T) {
 		t.Fatalf("a policy named %s exists after failed plans (err %v)", name, err)
 	}
 }
+
+// TestAccSessionPolicyRequireElevation: require_elevation with a scope, then
+// any scope, then removed; import verifies it; plans stay empty with and
+// without it; an unknown role and a malformed scope are refused.
+func TestAccSessionPolicyRequireElevation(t *testing.T) {
+	const addr = "pam_session_policy.test"
+	name := acctest.RandomName("tf-acc-sesp-elv")
+	cfg := func(elevation string) string {
+		return fmt.Sprintf(`
+resource "pam_role" "r" {
+  name              = "%[1]s-role"
+  assignable_scopes = ["/orgs"]
+}
+
+resource "pam_session_policy" "test" {
+  name                           = %[1]q
+  terminate_on_authorization_end = true
+%[2]s
+}
+`, name, elevation)
+	}
+	withScope := cfg(`  require_elevation = { role_id = pam_role.r.id, scope = "/orgs/acme" }`)
+	anyScope := cfg(`  require_elevation = { role_id = pam_role.r.id }`)
+	without := cfg("")
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      cfg(`  require_elevation = { role_id = "role_doesnotexist" }`),
+				ExpectError: regexp.MustCompile(`role "role_doesnotexist" does not exist`),
+			},
+			{
+				Config:      cfg(`  require_elevation = { role_id = pam_role.r.id, scope = "orgs/acme/" }`),
+				ExpectError: regexp.MustCompile(`(?s)require_elevation.scope.*is not\s+valid`),
+			},
+			{
+				Config: withScope,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("require_elevation").AtMapKey("scope"), knownvalue.StringExact("/orgs/acme")),
+					statecheck.CompareValuePairs(addr, tfjsonpath.New("require_elevation").AtMapKey("role_id"),
+						"pam_role.r", tfjsonpath.New("id"), compare.ValuesSame()),
+				},
+			},
+			{ResourceName: addr, ImportState: true, ImportStateVerify: true},
+			{Config: withScope, PlanOnly: true},
+			{
+				Config: anyScope,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("require_elevation").AtMapKey("scope"), knownvalue.StringExact("")),
+				},
+			},
+			{Config: anyScope, PlanOnly: true},
+			{
+				Config: without,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("require_elevation"), knownvalue.Null()),
+				},
+			},
+			{Config: without, PlanOnly: true},
+			{ResourceName: addr, ImportState: true, ImportStateVerify: true},
+		},
+	})
+}

@@ -71,11 +71,13 @@ func (s *Server) fingerprint(body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// idempotency makes POSTs carrying Idempotency-Key safe to retry.
+// idempotency makes writes carrying Idempotency-Key safe to retry: POST
+// creates, and also PUTs, which If-Match makes non-idempotent (a retry of an
+// applied conditional PUT would otherwise fail with 412).
 func (s *Server) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get(api.HeaderIdempotencyKey)
-		if r.Method != http.MethodPost || key == "" {
+		if (r.Method != http.MethodPost && r.Method != http.MethodPut) || key == "" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -135,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Sessions = &catalog.Sessions{Store: cfg.Store, Clock: cfg.Clock, Keyring: cfg.Keyring, Logger: cfg.Logger}
 	}
 	s.registerSessions(cfg.Sessions)
+	s.registerSSHKeys()
 
 	// Outermost first: observe sees every request, route answers 404/405
 	// before anyone is asked for a token.

@@ -129,6 +129,26 @@ func ValidatePolicy(in api.SessionPolicyInput) []api.Violation {
 	}
 	vs = append(vs, ValidateCommandFilter("/command_filter", in.CommandFilter)...)
 	vs = append(vs, checkLabels(in.Labels)...)
+	vs = append(vs, ValidateElevationRequirement(in.RequireElevation)...)
+	return vs
+}
+
+// ValidateElevationRequirement checks the shape of require_elevation (nil is
+// valid): role_id is required, scope empty or a scope path. Whether the role
+// exists is the server's check.
+func ValidateElevationRequirement(r *api.SessionElevationRequirement) []api.Violation {
+	if r == nil {
+		return nil
+	}
+	var vs []api.Violation
+	if strings.TrimSpace(r.RoleID) == "" {
+		vs = append(vs, field("/require_elevation/role_id", CodeRequired, "is required"))
+	} else if len(r.RoleID) > 128 || strings.ContainsAny(r.RoleID, " \t\r\n/") {
+		vs = append(vs, field("/require_elevation/role_id", CodePattern, "%q is not a role id", r.RoleID))
+	}
+	if r.Scope != "" && !api.ScopePattern.MatchString(r.Scope) {
+		vs = append(vs, field("/require_elevation/scope", CodePattern, "%q is not valid: %s (empty means any scope)", r.Scope, api.ScopeRule))
+	}
 	return vs
 }
 
@@ -276,6 +296,10 @@ func NormalizePolicy(in api.SessionPolicyInput) api.SessionPolicyInput {
 	out.CommandFilter.Rules = slices.Clone(in.CommandFilter.Rules)
 	if out.CommandFilter.Rules == nil {
 		out.CommandFilter.Rules = []api.CommandFilterRule{}
+	}
+	if in.RequireElevation != nil {
+		r := *in.RequireElevation
+		out.RequireElevation = &r
 	}
 	out.Labels = make(map[string]string, len(in.Labels))
 	for k, v := range in.Labels {

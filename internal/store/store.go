@@ -59,6 +59,7 @@ type Tx interface {
 	VaultTx
 	RotationTx
 	SessionTx
+	SSHKeyTx
 }
 
 // RoleTx persists roles.
@@ -111,6 +112,8 @@ type AuditFilter struct {
 type TokenTx interface {
 	InsertToken(t auth.Token) error
 	TokenByHash(hash string) (auth.Token, error)
+	// TokenByID returns the token record with that id.
+	TokenByID(id string) (auth.Token, error)
 	CountTokens() (int, error)
 }
 

@@ -310,12 +310,16 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func (t *tx) TokenByHash(hash string) (auth.Token, error) {
+func (t *tx) TokenByHash(hash string) (auth.Token, error) { return t.tokenWhere("hash", hash) }
+
+func (t *tx) TokenByID(id string) (auth.Token, error) { return t.tokenWhere("id", id) }
+
+func (t *tx) tokenWhere(col, arg string) (auth.Token, error) {
 	var tok auth.Token
 	var groups, roles, created string
 	var exp, mfa sql.NullString
-	err := t.queryRow(`SELECT id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa)
+	q := `SELECT id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at FROM tokens WHERE ` + col + ` = $1` //nolint:gosec // col is a constant column name
+	err := t.queryRow(q, arg).Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa)
 	if err != nil {
 		return tok, mapErr(err)
 	}

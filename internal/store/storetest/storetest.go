@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	runRotation(t, newStore)
 	runVault(t, newStore)
 	runSession(t, newStore)
+	t.Run("SSHKeys", func(t *testing.T) { testSSHKeys(t, newStore(t)) })
 }
 
 var t0 = time.Date(2025, 5, 1, 9, 12, 44, 0, time.UTC)
@@ -351,6 +352,13 @@ func testTokens(t *testing.T, s store.Store) {
 		if got.ID != tok.ID || got.Subject != "user:alice" || got.Groups[0] != "dba" || got.ServerRoles[0] != "admin" ||
 			got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) {
 			t.Errorf("token round trip: %+v", got)
+		}
+		byID, err := tx.TokenByID(tok.ID)
+		if err != nil || byID.Hash != tok.Hash || byID.Subject != tok.Subject {
+			t.Errorf("token by id: %+v %v", byID, err)
+		}
+		if _, err := tx.TokenByID("tok_missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing token by id: %v", err)
 		}
 		p, err := tx.TokenByHash(plain.Hash)
 		if err != nil {
