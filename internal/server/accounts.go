@@ -11,38 +11,8 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
-type accountOutput struct {
-	ETag     string `header:"ETag"`
-	Location string `header:"Location"`
-	Body     api.VaultAccount
-}
-
-type createAccountInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the create safe to retry: a retry returns the first result (which never holds the secret)."`
-	Body           api.VaultAccountInput
-}
-
-type accountIDInput struct {
-	ID string `path:"id" doc:"Vault account id (acct_...)."`
-}
-
-type replaceAccountInput struct {
-	ID      string `path:"id" doc:"Vault account id (acct_...)."`
-	IfMatch string `header:"If-Match" doc:"Version the change is based on, as returned in ETag; 412 if stale."`
-	Body    api.VaultAccountInput
-}
-
-type deleteAccountInput struct {
-	ID      string `path:"id" doc:"Vault account id (acct_...)."`
-	IfMatch string `header:"If-Match" doc:"Optional version precondition."`
-}
-
 type listAccountsInput struct {
 	api.VaultAccountListParams
-}
-
-type accountListOutput struct {
-	Body api.Page[api.VaultAccount]
 }
 
 type secretVersionsOutput struct {
@@ -51,15 +21,6 @@ type secretVersionsOutput struct {
 
 const accountItemPath = api.PathVaultAccounts + "/{id}"
 
-func accountOut(a api.VaultAccount, withLocation bool) *accountOutput {
-	a.Secret = "" // write-only, whatever happened before
-	out := &accountOutput{ETag: api.FormatETag(a.Version), Body: a}
-	if withLocation {
-		out.Location = api.PathVaultAccounts + "/" + a.ID
-	}
-	return out
-}
-
 func (s *Server) registerAccounts(v *catalog.Vault) {
 	tags := []string{"vault_accounts"}
 	register(s, huma.Operation{
@@ -67,7 +28,7 @@ func (s *Server) registerAccounts(v *catalog.Vault) {
 		Summary: "Create a vault account", Tags: tags,
 		Description: "Requires admin, security or the manage permission on the safe. secret is write-only: stored sealed as secret_version 1 and never returned. " +
 			"An unknown safe_id or a platform/secret_type mismatch answers 400 with a violation pointer.",
-	}, func(ctx context.Context, in *createAccountInput) (*accountOutput, error) {
+	}, func(ctx context.Context, in *createInput[api.VaultAccountInput]) (*objectOutput[api.VaultAccount], error) {
 		c, err := caller(ctx, http.MethodPost, api.PathVaultAccounts)
 		if err != nil {
 			return nil, err
@@ -76,12 +37,12 @@ func (s *Server) registerAccounts(v *catalog.Vault) {
 		if err != nil {
 			return nil, err
 		}
-		return accountOut(out, true), nil
+		return objectOut(out, out.Version, api.PathVaultAccounts+"/"+out.ID), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "list-vault-accounts", Method: http.MethodGet, Path: api.PathVaultAccounts, Summary: "List vault accounts", Tags: tags,
-	}, func(ctx context.Context, in *listAccountsInput) (*accountListOutput, error) {
+	}, func(ctx context.Context, in *listAccountsInput) (*listOutput[api.VaultAccount], error) {
 		c, err := caller(ctx, http.MethodGet, api.PathVaultAccounts)
 		if err != nil {
 			return nil, err
@@ -109,12 +70,12 @@ func (s *Server) registerAccounts(v *catalog.Vault) {
 			page.Items = items[:size]
 			page.NextPageToken = s.pages.encode("vault_accounts", filter, page.Items[size-1].ID)
 		}
-		return &accountListOutput{Body: page}, nil
+		return &listOutput[api.VaultAccount]{Body: page}, nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "get-vault-account", Method: http.MethodGet, Path: accountItemPath, Summary: "Read a vault account (never its secret)", Tags: tags,
-	}, func(ctx context.Context, in *accountIDInput) (*accountOutput, error) {
+	}, func(ctx context.Context, in *idInput) (*objectOutput[api.VaultAccount], error) {
 		c, err := caller(ctx, http.MethodGet, api.PathVaultAccounts+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -123,14 +84,14 @@ func (s *Server) registerAccounts(v *catalog.Vault) {
 		if err != nil {
 			return nil, err
 		}
-		return accountOut(out, false), nil
+		return objectOut(out, out.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "replace-vault-account", Method: http.MethodPut, Path: accountItemPath, Summary: "Replace a vault account", Tags: tags,
 		Description: "Full replace. safe_id and platform are immutable (422 immutable_field). A secret in the body creates a new secret_version; " +
 			"without one the current secret is kept.",
-	}, func(ctx context.Context, in *replaceAccountInput) (*accountOutput, error) {
+	}, func(ctx context.Context, in *replaceInput[api.VaultAccountInput]) (*objectOutput[api.VaultAccount], error) {
 		c, err := caller(ctx, http.MethodPut, api.PathVaultAccounts+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -143,13 +104,13 @@ func (s *Server) registerAccounts(v *catalog.Vault) {
 		if err != nil {
 			return nil, err
 		}
-		return accountOut(out, false), nil
+		return objectOut(out, out.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "delete-vault-account", Method: http.MethodDelete, Path: accountItemPath, DefaultStatus: http.StatusNoContent,
 		Summary: "Delete a vault account", Tags: tags, Description: "409 account_checked_out while a checkout is active.",
-	}, func(ctx context.Context, in *deleteAccountInput) (*struct{}, error) {
+	}, func(ctx context.Context, in *deleteInput) (*struct{}, error) {
 		c, err := caller(ctx, http.MethodDelete, api.PathVaultAccounts+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -167,7 +128,7 @@ func (s *Server) registerAccounts(v *catalog.Vault) {
 	register(s, huma.Operation{
 		OperationID: "list-secret-versions", Method: http.MethodGet, Path: accountItemPath + "/" + api.SegmentSecretVersions,
 		Summary: "List secret version metadata", Tags: tags, Description: "Metadata only, newest first; never a secret.",
-	}, func(ctx context.Context, in *accountIDInput) (*secretVersionsOutput, error) {
+	}, func(ctx context.Context, in *idInput) (*secretVersionsOutput, error) {
 		c, err := caller(ctx, http.MethodGet, api.PathVaultAccounts+"/"+in.ID+"/"+api.SegmentSecretVersions)
 		if err != nil {
 			return nil, err

@@ -12,49 +12,11 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
-type policyOutput struct {
-	ETag     string `header:"ETag"`
-	Location string `header:"Location"`
-	Body     api.ActivationPolicy
-}
-
-type createPolicyInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the create safe to retry: a retry returns the first result."`
-	Body           api.ActivationPolicyInput
-}
-
-type policyIDInput struct {
-	ID string `path:"id" doc:"Activation policy id (actp_...)."`
-}
-
-type replacePolicyInput struct {
-	ID      string `path:"id" doc:"Activation policy id (actp_...)."`
-	IfMatch string `header:"If-Match" doc:"Version the change is based on, as returned in ETag; 412 if stale."`
-	Body    api.ActivationPolicyInput
-}
-
-type deletePolicyInput struct {
-	ID      string `path:"id" doc:"Activation policy id (actp_...)."`
-	IfMatch string `header:"If-Match" doc:"Optional version precondition."`
-}
-
 type listPoliciesInput struct {
 	api.ActivationPolicyListParams
 }
 
-type policyListOutput struct {
-	Body api.Page[api.ActivationPolicy]
-}
-
 const policyItemPath = api.PathActivationPolicies + "/{id}"
-
-func policyOut(p api.ActivationPolicy, withLocation bool) *policyOutput {
-	out := &policyOutput{ETag: api.FormatETag(p.Version), Body: p}
-	if withLocation {
-		out.Location = api.PathActivationPolicies + "/" + p.ID
-	}
-	return out
-}
 
 func (s *Server) registerActivationPolicies() {
 	tags := []string{"activation_policies"}
@@ -63,7 +25,7 @@ func (s *Server) registerActivationPolicies() {
 		Summary: "Create an activation policy", Tags: tags,
 		Description: "Requires server role admin or security. Names are unique (409 already_exists with existing_id). " +
 			"The response holds the normalised policy: every default that a zero value stands for is filled in.",
-	}, func(ctx context.Context, in *createPolicyInput) (*policyOutput, error) {
+	}, func(ctx context.Context, in *createInput[api.ActivationPolicyInput]) (*objectOutput[api.ActivationPolicy], error) {
 		c, err := caller(ctx, http.MethodPost, api.PathActivationPolicies)
 		if err != nil {
 			return nil, err
@@ -72,13 +34,13 @@ func (s *Server) registerActivationPolicies() {
 		if err != nil {
 			return nil, err
 		}
-		return policyOut(p, true), nil
+		return objectOut(p, p.Version, api.PathActivationPolicies+"/"+p.ID), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "list-activation-policies", Method: http.MethodGet, Path: api.PathActivationPolicies, Summary: "List activation policies", Tags: tags,
 		Description: "Any valid token. Ordered by id; follow next_page_token until it is absent.",
-	}, func(ctx context.Context, in *listPoliciesInput) (*policyListOutput, error) {
+	}, func(ctx context.Context, in *listPoliciesInput) (*listOutput[api.ActivationPolicy], error) {
 		size, err := pageSize(in.PageSize)
 		if err != nil {
 			return nil, err
@@ -92,23 +54,23 @@ func (s *Server) registerActivationPolicies() {
 		if err != nil {
 			return nil, err
 		}
-		return &policyListOutput{Body: paginate(s, items, size, "activation_policies", filter, func(p api.ActivationPolicy) string { return p.ID })}, nil
+		return &listOutput[api.ActivationPolicy]{Body: paginate(s, items, size, "activation_policies", filter, func(p api.ActivationPolicy) string { return p.ID })}, nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "get-activation-policy", Method: http.MethodGet, Path: policyItemPath, Summary: "Read an activation policy", Tags: tags,
-	}, func(ctx context.Context, in *policyIDInput) (*policyOutput, error) {
+	}, func(ctx context.Context, in *idInput) (*objectOutput[api.ActivationPolicy], error) {
 		p, err := s.catalog.GetActivationPolicy(ctx, in.ID)
 		if err != nil {
 			return nil, err
 		}
-		return policyOut(p, false), nil
+		return objectOut(p, p.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "replace-activation-policy", Method: http.MethodPut, Path: policyItemPath, Summary: "Replace an activation policy", Tags: tags,
 		Description: "Requires admin or security. Applies to future elevations; in-flight ones keep their policy_snapshot.",
-	}, func(ctx context.Context, in *replacePolicyInput) (*policyOutput, error) {
+	}, func(ctx context.Context, in *replaceInput[api.ActivationPolicyInput]) (*objectOutput[api.ActivationPolicy], error) {
 		c, err := caller(ctx, http.MethodPut, api.PathActivationPolicies+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -121,14 +83,14 @@ func (s *Server) registerActivationPolicies() {
 		if err != nil {
 			return nil, err
 		}
-		return policyOut(p, false), nil
+		return objectOut(p, p.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "delete-activation-policy", Method: http.MethodDelete, Path: policyItemPath, DefaultStatus: http.StatusNoContent,
 		Summary: "Delete an activation policy", Tags: tags,
 		Description: "Requires admin or security. 409 in_use while eligible role assignments reference the policy.",
-	}, func(ctx context.Context, in *deletePolicyInput) (*struct{}, error) {
+	}, func(ctx context.Context, in *deleteInput) (*struct{}, error) {
 		c, err := caller(ctx, http.MethodDelete, api.PathActivationPolicies+"/"+in.ID)
 		if err != nil {
 			return nil, err

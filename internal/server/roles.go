@@ -10,49 +10,11 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
-type roleOutput struct {
-	ETag     string `header:"ETag"`
-	Location string `header:"Location"`
-	Body     api.Role
-}
-
-type createRoleInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the create safe to retry: a retry returns the first result."`
-	Body           api.RoleInput
-}
-
-type roleIDInput struct {
-	ID string `path:"id" doc:"Role id (role_...)."`
-}
-
-type replaceRoleInput struct {
-	ID      string `path:"id" doc:"Role id (role_...)."`
-	IfMatch string `header:"If-Match" doc:"Version the change is based on, as returned in ETag; 412 if stale."`
-	Body    api.RoleInput
-}
-
-type deleteRoleInput struct {
-	ID      string `path:"id" doc:"Role id (role_...)."`
-	IfMatch string `header:"If-Match" doc:"Optional version precondition."`
-}
-
 type listRolesInput struct {
 	api.RoleListParams
 }
 
-type roleListOutput struct {
-	Body api.Page[api.Role]
-}
-
 const roleItemPath = api.PathRoles + "/{id}"
-
-func roleOut(r api.Role, withLocation bool) *roleOutput {
-	out := &roleOutput{ETag: api.FormatETag(r.Version), Body: r}
-	if withLocation {
-		out.Location = api.PathRoles + "/" + r.ID
-	}
-	return out
-}
 
 func (s *Server) registerRoles() {
 	tags := []string{"roles"}
@@ -60,7 +22,7 @@ func (s *Server) registerRoles() {
 		OperationID: "create-role", Method: http.MethodPost, Path: api.PathRoles, DefaultStatus: http.StatusCreated,
 		Summary: "Create a role", Tags: tags,
 		Description: "Requires server role admin or security. Names are unique: a clash answers 409 already_exists with existing_id.",
-	}, func(ctx context.Context, in *createRoleInput) (*roleOutput, error) {
+	}, func(ctx context.Context, in *createInput[api.RoleInput]) (*objectOutput[api.Role], error) {
 		c, err := caller(ctx, http.MethodPost, api.PathRoles)
 		if err != nil {
 			return nil, err
@@ -69,13 +31,13 @@ func (s *Server) registerRoles() {
 		if err != nil {
 			return nil, err
 		}
-		return roleOut(r, true), nil
+		return objectOut(r, r.Version, api.PathRoles+"/"+r.ID), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "list-roles", Method: http.MethodGet, Path: api.PathRoles, Summary: "List roles", Tags: tags,
 		Description: "Ordered by id (creation order). Follow next_page_token until it is absent.",
-	}, func(ctx context.Context, in *listRolesInput) (*roleListOutput, error) {
+	}, func(ctx context.Context, in *listRolesInput) (*listOutput[api.Role], error) {
 		c, err := caller(ctx, http.MethodGet, api.PathRoles)
 		if err != nil {
 			return nil, err
@@ -101,12 +63,12 @@ func (s *Server) registerRoles() {
 			page.Items = items[:size]
 			page.NextPageToken = s.pages.encode("roles", filter, page.Items[size-1].ID)
 		}
-		return &roleListOutput{Body: page}, nil
+		return &listOutput[api.Role]{Body: page}, nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "get-role", Method: http.MethodGet, Path: roleItemPath, Summary: "Read a role", Tags: tags,
-	}, func(ctx context.Context, in *roleIDInput) (*roleOutput, error) {
+	}, func(ctx context.Context, in *idInput) (*objectOutput[api.Role], error) {
 		c, err := caller(ctx, http.MethodGet, api.PathRoles+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -115,13 +77,13 @@ func (s *Server) registerRoles() {
 		if err != nil {
 			return nil, err
 		}
-		return roleOut(r, false), nil
+		return objectOut(r, r.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "replace-role", Method: http.MethodPut, Path: roleItemPath, Summary: "Replace a role", Tags: tags,
 		Description: "Full replace of the writable fields. Send If-Match with the version you read; a stale one answers 412 etag_mismatch with current_version.",
-	}, func(ctx context.Context, in *replaceRoleInput) (*roleOutput, error) {
+	}, func(ctx context.Context, in *replaceInput[api.RoleInput]) (*objectOutput[api.Role], error) {
 		c, err := caller(ctx, http.MethodPut, api.PathRoles+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -134,13 +96,13 @@ func (s *Server) registerRoles() {
 		if err != nil {
 			return nil, err
 		}
-		return roleOut(r, false), nil
+		return objectOut(r, r.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "delete-role", Method: http.MethodDelete, Path: roleItemPath, DefaultStatus: http.StatusNoContent,
 		Summary: "Delete a role", Tags: tags,
-	}, func(ctx context.Context, in *deleteRoleInput) (*struct{}, error) {
+	}, func(ctx context.Context, in *deleteInput) (*struct{}, error) {
 		c, err := caller(ctx, http.MethodDelete, api.PathRoles+"/"+in.ID)
 		if err != nil {
 			return nil, err

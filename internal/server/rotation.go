@@ -12,38 +12,8 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
-type scheduleOutput struct {
-	ETag     string `header:"ETag"`
-	Location string `header:"Location"`
-	Body     api.RotationSchedule
-}
-
-type createScheduleInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the create safe to retry: a retry returns the first result."`
-	Body           api.RotationScheduleInput
-}
-
-type scheduleIDInput struct {
-	ID string `path:"id" doc:"Rotation schedule id (rot_...)."`
-}
-
-type replaceScheduleInput struct {
-	ID      string `path:"id" doc:"Rotation schedule id (rot_...)."`
-	IfMatch string `header:"If-Match" doc:"Version the change is based on, as returned in ETag; 412 if stale."`
-	Body    api.RotationScheduleInput
-}
-
-type deleteScheduleInput struct {
-	ID      string `path:"id" doc:"Rotation schedule id (rot_...)."`
-	IfMatch string `header:"If-Match" doc:"Optional version precondition."`
-}
-
 type listSchedulesInput struct {
 	api.RotationScheduleListParams
-}
-
-type scheduleListOutput struct {
-	Body api.Page[api.RotationSchedule]
 }
 
 type previewInput struct {
@@ -78,14 +48,6 @@ type operationOutput struct {
 
 const scheduleItemPath = api.PathRotationSchedules + "/{id}"
 
-func scheduleOut(sc api.RotationSchedule, withLocation bool) *scheduleOutput {
-	out := &scheduleOutput{ETag: api.FormatETag(sc.Version), Body: sc}
-	if withLocation {
-		out.Location = api.PathRotationSchedules + "/" + sc.ID
-	}
-	return out
-}
-
 // accepted is the 202 answer of an asynchronous action (API.md §6.10).
 func accepted(op api.Operation) *operationOutput {
 	out := &operationOutput{Location: api.PathOperations + "/" + op.ID, Body: op}
@@ -102,7 +64,7 @@ func (s *Server) registerRotation(r *catalog.Rotation) {
 		Summary: "Create a rotation schedule", Tags: tags,
 		Description: "Requires server role admin or security. Exactly one of interval_seconds and cron; a cron that never fires " +
 			"or a password policy that cannot be satisfied is 400 with a pointer. Names are unique (409 already_exists).",
-	}, func(ctx context.Context, in *createScheduleInput) (*scheduleOutput, error) {
+	}, func(ctx context.Context, in *createInput[api.RotationScheduleInput]) (*objectOutput[api.RotationSchedule], error) {
 		c, err := caller(ctx, http.MethodPost, api.PathRotationSchedules)
 		if err != nil {
 			return nil, err
@@ -111,13 +73,13 @@ func (s *Server) registerRotation(r *catalog.Rotation) {
 		if err != nil {
 			return nil, err
 		}
-		return scheduleOut(sc, true), nil
+		return objectOut(sc, sc.Version, api.PathRotationSchedules+"/"+sc.ID), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "list-rotation-schedules", Method: http.MethodGet, Path: api.PathRotationSchedules, Summary: "List rotation schedules", Tags: tags,
 		Description: "Any valid token. Ordered by id; follow next_page_token until it is absent.",
-	}, func(ctx context.Context, in *listSchedulesInput) (*scheduleListOutput, error) {
+	}, func(ctx context.Context, in *listSchedulesInput) (*listOutput[api.RotationSchedule], error) {
 		size, err := pageSize(in.PageSize)
 		if err != nil {
 			return nil, err
@@ -131,23 +93,23 @@ func (s *Server) registerRotation(r *catalog.Rotation) {
 		if err != nil {
 			return nil, err
 		}
-		return &scheduleListOutput{Body: paginate(s, items, size, "rotation_schedules", filter, func(sc api.RotationSchedule) string { return sc.ID })}, nil
+		return &listOutput[api.RotationSchedule]{Body: paginate(s, items, size, "rotation_schedules", filter, func(sc api.RotationSchedule) string { return sc.ID })}, nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "get-rotation-schedule", Method: http.MethodGet, Path: scheduleItemPath, Summary: "Read a rotation schedule", Tags: tags,
-	}, func(ctx context.Context, in *scheduleIDInput) (*scheduleOutput, error) {
+	}, func(ctx context.Context, in *idInput) (*objectOutput[api.RotationSchedule], error) {
 		sc, err := r.GetRotationSchedule(ctx, in.ID)
 		if err != nil {
 			return nil, err
 		}
-		return scheduleOut(sc, false), nil
+		return objectOut(sc, sc.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "replace-rotation-schedule", Method: http.MethodPut, Path: scheduleItemPath, Summary: "Replace a rotation schedule", Tags: tags,
 		Description: "Requires admin or security. Accounts under the schedule are rescheduled on the next worker pass.",
-	}, func(ctx context.Context, in *replaceScheduleInput) (*scheduleOutput, error) {
+	}, func(ctx context.Context, in *replaceInput[api.RotationScheduleInput]) (*objectOutput[api.RotationSchedule], error) {
 		c, err := caller(ctx, http.MethodPut, api.PathRotationSchedules+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -160,14 +122,14 @@ func (s *Server) registerRotation(r *catalog.Rotation) {
 		if err != nil {
 			return nil, err
 		}
-		return scheduleOut(sc, false), nil
+		return objectOut(sc, sc.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "delete-rotation-schedule", Method: http.MethodDelete, Path: scheduleItemPath, DefaultStatus: http.StatusNoContent,
 		Summary: "Delete a rotation schedule", Tags: tags,
 		Description: "Requires admin or security. 409 in_use while vault accounts reference the schedule.",
-	}, func(ctx context.Context, in *deleteScheduleInput) (*struct{}, error) {
+	}, func(ctx context.Context, in *deleteInput) (*struct{}, error) {
 		c, err := caller(ctx, http.MethodDelete, api.PathRotationSchedules+"/"+in.ID)
 		if err != nil {
 			return nil, err

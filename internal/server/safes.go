@@ -13,49 +13,11 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
 
-type safeOutput struct {
-	ETag     string `header:"ETag"`
-	Location string `header:"Location"`
-	Body     api.Safe
-}
-
-type createSafeInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the create safe to retry: a retry returns the first result."`
-	Body           api.SafeInput
-}
-
-type safeIDInput struct {
-	ID string `path:"id" doc:"Safe id (safe_...)."`
-}
-
-type replaceSafeInput struct {
-	ID      string `path:"id" doc:"Safe id (safe_...)."`
-	IfMatch string `header:"If-Match" doc:"Version the change is based on, as returned in ETag; 412 if stale."`
-	Body    api.SafeInput
-}
-
-type deleteSafeInput struct {
-	ID      string `path:"id" doc:"Safe id (safe_...)."`
-	IfMatch string `header:"If-Match" doc:"Optional version precondition."`
-}
-
 type listSafesInput struct {
 	api.SafeListParams
 }
 
-type safeListOutput struct {
-	Body api.Page[api.Safe]
-}
-
 const safeItemPath = api.PathSafes + "/{id}"
-
-func safeOut(s api.Safe, withLocation bool) *safeOutput {
-	out := &safeOutput{ETag: api.FormatETag(s.Version), Body: s}
-	if withLocation {
-		out.Location = api.PathSafes + "/" + s.ID
-	}
-	return out
-}
 
 // registerVault registers safes, vault accounts and checkouts.
 func (s *Server) registerVault(kr *keys.Keyring, rot vault.Rotator) {
@@ -71,7 +33,7 @@ func (s *Server) registerSafes(v *catalog.Vault) {
 		OperationID: "create-safe", Method: http.MethodPost, Path: api.PathSafes, DefaultStatus: http.StatusCreated,
 		Summary: "Create a safe", Tags: tags,
 		Description: "Requires server role admin or security. Names are unique (409 already_exists with existing_id).",
-	}, func(ctx context.Context, in *createSafeInput) (*safeOutput, error) {
+	}, func(ctx context.Context, in *createInput[api.SafeInput]) (*objectOutput[api.Safe], error) {
 		c, err := caller(ctx, http.MethodPost, api.PathSafes)
 		if err != nil {
 			return nil, err
@@ -80,12 +42,12 @@ func (s *Server) registerSafes(v *catalog.Vault) {
 		if err != nil {
 			return nil, err
 		}
-		return safeOut(out, true), nil
+		return objectOut(out, out.Version, api.PathSafes+"/"+out.ID), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "list-safes", Method: http.MethodGet, Path: api.PathSafes, Summary: "List safes", Tags: tags,
-	}, func(ctx context.Context, in *listSafesInput) (*safeListOutput, error) {
+	}, func(ctx context.Context, in *listSafesInput) (*listOutput[api.Safe], error) {
 		c, err := caller(ctx, http.MethodGet, api.PathSafes)
 		if err != nil {
 			return nil, err
@@ -110,12 +72,12 @@ func (s *Server) registerSafes(v *catalog.Vault) {
 			page.Items = items[:size]
 			page.NextPageToken = s.pages.encode("safes", filter, page.Items[size-1].ID)
 		}
-		return &safeListOutput{Body: page}, nil
+		return &listOutput[api.Safe]{Body: page}, nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "get-safe", Method: http.MethodGet, Path: safeItemPath, Summary: "Read a safe", Tags: tags,
-	}, func(ctx context.Context, in *safeIDInput) (*safeOutput, error) {
+	}, func(ctx context.Context, in *idInput) (*objectOutput[api.Safe], error) {
 		c, err := caller(ctx, http.MethodGet, api.PathSafes+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -124,13 +86,13 @@ func (s *Server) registerSafes(v *catalog.Vault) {
 		if err != nil {
 			return nil, err
 		}
-		return safeOut(out, false), nil
+		return objectOut(out, out.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "replace-safe", Method: http.MethodPut, Path: safeItemPath, Summary: "Replace a safe", Tags: tags,
 		Description: "Full replace of the writable fields, members included. The name is immutable (422 immutable_field).",
-	}, func(ctx context.Context, in *replaceSafeInput) (*safeOutput, error) {
+	}, func(ctx context.Context, in *replaceInput[api.SafeInput]) (*objectOutput[api.Safe], error) {
 		c, err := caller(ctx, http.MethodPut, api.PathSafes+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -143,13 +105,13 @@ func (s *Server) registerSafes(v *catalog.Vault) {
 		if err != nil {
 			return nil, err
 		}
-		return safeOut(out, false), nil
+		return objectOut(out, out.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "delete-safe", Method: http.MethodDelete, Path: safeItemPath, DefaultStatus: http.StatusNoContent,
 		Summary: "Delete a safe", Tags: tags, Description: "409 in_use while the safe holds accounts.",
-	}, func(ctx context.Context, in *deleteSafeInput) (*struct{}, error) {
+	}, func(ctx context.Context, in *deleteInput) (*struct{}, error) {
 		c, err := caller(ctx, http.MethodDelete, api.PathSafes+"/"+in.ID)
 		if err != nil {
 			return nil, err

@@ -11,49 +11,11 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
-type sessionPolicyOutput struct {
-	ETag     string `header:"ETag"`
-	Location string `header:"Location"`
-	Body     api.SessionPolicy
-}
-
-type createSessionPolicyInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the create safe to retry: a retry returns the first result."`
-	Body           api.SessionPolicyInput
-}
-
-type sessionPolicyIDInput struct {
-	ID string `path:"id" doc:"Session policy id (sesp_...)."`
-}
-
-type replaceSessionPolicyInput struct {
-	ID      string `path:"id" doc:"Session policy id (sesp_...)."`
-	IfMatch string `header:"If-Match" doc:"Version the change is based on, as returned in ETag; 412 if stale."`
-	Body    api.SessionPolicyInput
-}
-
-type deleteSessionPolicyInput struct {
-	ID      string `path:"id" doc:"Session policy id (sesp_...)."`
-	IfMatch string `header:"If-Match" doc:"Optional version precondition."`
-}
-
 type listSessionPoliciesInput struct {
 	api.SessionPolicyListParams
 }
 
-type sessionPolicyListOutput struct {
-	Body api.Page[api.SessionPolicy]
-}
-
 const sessionPolicyItemPath = api.PathSessionPolicies + "/{id}"
-
-func sessionPolicyOut(p api.SessionPolicy, withLocation bool) *sessionPolicyOutput {
-	out := &sessionPolicyOutput{ETag: api.FormatETag(p.Version), Body: p}
-	if withLocation {
-		out.Location = api.PathSessionPolicies + "/" + p.ID
-	}
-	return out
-}
 
 func (s *Server) registerSessionPolicies(ss *catalog.Sessions) {
 	tags := []string{"session_policies"}
@@ -63,7 +25,7 @@ func (s *Server) registerSessionPolicies(ss *catalog.Sessions) {
 		Description: "Requires server role admin or security. Names are unique (409 already_exists with existing_id). " +
 			"Command filter rules are ordered: the first match wins. A malformed regex is a 400 violation at " +
 			"/command_filter/rules/N/pattern carrying the regexp error. The response holds the normalised policy.",
-	}, func(ctx context.Context, in *createSessionPolicyInput) (*sessionPolicyOutput, error) {
+	}, func(ctx context.Context, in *createInput[api.SessionPolicyInput]) (*objectOutput[api.SessionPolicy], error) {
 		c, err := caller(ctx, http.MethodPost, api.PathSessionPolicies)
 		if err != nil {
 			return nil, err
@@ -72,13 +34,13 @@ func (s *Server) registerSessionPolicies(ss *catalog.Sessions) {
 		if err != nil {
 			return nil, err
 		}
-		return sessionPolicyOut(p, true), nil
+		return objectOut(p, p.Version, api.PathSessionPolicies+"/"+p.ID), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "list-session-policies", Method: http.MethodGet, Path: api.PathSessionPolicies, Summary: "List session policies", Tags: tags,
 		Description: "Any valid token. Ordered by id; follow next_page_token until it is absent.",
-	}, func(ctx context.Context, in *listSessionPoliciesInput) (*sessionPolicyListOutput, error) {
+	}, func(ctx context.Context, in *listSessionPoliciesInput) (*listOutput[api.SessionPolicy], error) {
 		size, err := pageSize(in.PageSize)
 		if err != nil {
 			return nil, err
@@ -92,23 +54,23 @@ func (s *Server) registerSessionPolicies(ss *catalog.Sessions) {
 		if err != nil {
 			return nil, err
 		}
-		return &sessionPolicyListOutput{Body: paginate(s, items, size, "session_policies", filter, func(p api.SessionPolicy) string { return p.ID })}, nil
+		return &listOutput[api.SessionPolicy]{Body: paginate(s, items, size, "session_policies", filter, func(p api.SessionPolicy) string { return p.ID })}, nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "get-session-policy", Method: http.MethodGet, Path: sessionPolicyItemPath, Summary: "Read a session policy", Tags: tags,
-	}, func(ctx context.Context, in *sessionPolicyIDInput) (*sessionPolicyOutput, error) {
+	}, func(ctx context.Context, in *idInput) (*objectOutput[api.SessionPolicy], error) {
 		p, err := ss.GetSessionPolicy(ctx, in.ID)
 		if err != nil {
 			return nil, err
 		}
-		return sessionPolicyOut(p, false), nil
+		return objectOut(p, p.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "replace-session-policy", Method: http.MethodPut, Path: sessionPolicyItemPath, Summary: "Replace a session policy", Tags: tags,
 		Description: "Requires admin or security. Applies to future sessions; running ones keep their policy_snapshot.",
-	}, func(ctx context.Context, in *replaceSessionPolicyInput) (*sessionPolicyOutput, error) {
+	}, func(ctx context.Context, in *replaceInput[api.SessionPolicyInput]) (*objectOutput[api.SessionPolicy], error) {
 		c, err := caller(ctx, http.MethodPut, api.PathSessionPolicies+"/"+in.ID)
 		if err != nil {
 			return nil, err
@@ -121,7 +83,7 @@ func (s *Server) registerSessionPolicies(ss *catalog.Sessions) {
 		if err != nil {
 			return nil, err
 		}
-		return sessionPolicyOut(p, false), nil
+		return objectOut(p, p.Version, ""), nil
 	})
 
 	register(s, huma.Operation{
@@ -129,7 +91,7 @@ func (s *Server) registerSessionPolicies(ss *catalog.Sessions) {
 		Summary: "Delete a session policy", Tags: tags,
 		Description: "Requires admin or security. 409 in_use while a vault account (session_policy_id) or a safe " +
 			"(default_session_policy_id) references the policy.",
-	}, func(ctx context.Context, in *deleteSessionPolicyInput) (*struct{}, error) {
+	}, func(ctx context.Context, in *deleteInput) (*struct{}, error) {
 		c, err := caller(ctx, http.MethodDelete, api.PathSessionPolicies+"/"+in.ID)
 		if err != nil {
 			return nil, err
