@@ -172,7 +172,7 @@ hash is stored. Server roles: ` + strings.Join(api.ServerRoles, ", ") + `.`,
 	create.Flags().StringArrayVar(&roles, "role", nil, "server role (repeatable): "+strings.Join(api.ServerRoles, ", "))
 	create.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 8h; 0 means no expiry")
 	_ = create.MarkFlagRequired("subject")
-	token.AddCommand(create)
+	token.AddCommand(create, newTokenList(stdout), newTokenRevoke(stdout))
 	return token
 }
 

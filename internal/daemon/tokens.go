@@ -91,6 +91,32 @@ func CreateToken(ctx context.Context, st store.Store, clk clock.Clock, req Token
 	return secret, rec, nil
 }
 
+// RevokeToken deletes a token record, so the token is refused (401) from the
+// next request on, and records token.revoked in the audit chain. Step-up
+// tokens minted from it are separate records: they expire on their own
+// within their short lifetime, or are revoked by their own id.
+func RevokeToken(ctx context.Context, st store.Store, clk clock.Clock, id string, by api.AuditActor) error {
+	return st.Update(ctx, func(tx store.Tx) error {
+		tok, err := tx.TokenByID(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no token with id %q (see pamd token list)", id)
+		} else if err != nil {
+			return err
+		}
+		if err := tx.DeleteToken(id); err != nil {
+			return err
+		}
+		ev, err := audit.NewMutation(audit.Mutation{
+			Now: clk.Now(), Actor: by, Action: "token.revoked", TargetType: "token", TargetID: id,
+			Before: map[string]any{"subject": tok.Subject, "server_roles": tok.ServerRoles}, VersionBefore: 1,
+		})
+		if err != nil {
+			return err
+		}
+		return tx.AppendAudit(ev)
+	})
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}

@@ -115,6 +115,11 @@ type TokenTx interface {
 	// TokenByID returns the token record with that id.
 	TokenByID(id string) (auth.Token, error)
 	CountTokens() (int, error)
+	// ListTokens returns every token record (hashes, never tokens), oldest first.
+	ListTokens() ([]auth.Token, error)
+	// DeleteToken removes a token record, which revokes the token at once;
+	// ErrNotFound when there is none with that id.
+	DeleteToken(id string) error
 }
 
 // IdempotencyRecord is a reserved or completed idempotent request.

@@ -314,15 +314,51 @@ func (t *tx) TokenByHash(hash string) (auth.Token, error) { return t.tokenWhere(
 
 func (t *tx) TokenByID(id string) (auth.Token, error) { return t.tokenWhere("id", id) }
 
+const tokenColumns = `id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at` //nolint:gosec // column names, not a credential
+
 func (t *tx) tokenWhere(col, arg string) (auth.Token, error) {
+	q := `SELECT ` + tokenColumns + ` FROM tokens WHERE ` + col + ` = $1` //nolint:gosec // col is a constant column name
+	return scanToken(t.queryRow(q, arg))
+}
+
+func (t *tx) ListTokens() ([]auth.Token, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []auth.Token{}
+	for rows.Next() {
+		tok, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tok)
+	}
+	return out, mapErr(rows.Err())
+}
+
+func (t *tx) DeleteToken(id string) error {
+	res, err := t.exec(`DELETE FROM tokens WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(err)
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func scanToken(row interface{ Scan(...any) error }) (auth.Token, error) {
 	var tok auth.Token
 	var groups, roles, created string
 	var exp, mfa sql.NullString
-	q := `SELECT id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at FROM tokens WHERE ` + col + ` = $1` //nolint:gosec // col is a constant column name
-	err := t.queryRow(q, arg).Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa)
-	if err != nil {
+	if err := row.Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa); err != nil {
 		return tok, mapErr(err)
 	}
+	var err error
 	if err := json.Unmarshal([]byte(groups), &tok.Groups); err != nil {
 		return tok, fmt.Errorf("token groups: %w", err)
 	}

@@ -374,6 +374,26 @@ func testTokens(t *testing.T, s store.Store) {
 		if err != nil || n != 2 {
 			t.Errorf("count = %d, %v", n, err)
 		}
+		all, err := tx.ListTokens()
+		if err != nil || len(all) != 2 || all[0].ID != tok.ID || all[1].ID != plain.ID || all[0].Groups[0] != "dba" {
+			t.Errorf("list = %+v, %v", all, err)
+		}
+		return nil
+	})
+	// Deleting a record revokes the token: it is no longer found by hash.
+	if err := update(t, s, func(tx store.Tx) error { return tx.DeleteToken(tok.ID) }); err != nil {
+		t.Fatalf("delete token: %v", err)
+	}
+	if err := update(t, s, func(tx store.Tx) error { return tx.DeleteToken(tok.ID) }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleting a deleted token: %v", err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		if _, err := tx.TokenByHash(tok.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a revoked token is still found: %v", err)
+		}
+		if n, err := tx.CountTokens(); err != nil || n != 1 {
+			t.Errorf("count after revoke = %d, %v", n, err)
+		}
 		return nil
 	})
 }
