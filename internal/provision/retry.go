@@ -86,7 +86,13 @@ func (p Policy) withDefaults() Policy {
 // min(InitialBackoff * Multiplier^(attempt-1), MaxBackoff), minus up to
 // Jitter of it. It never exceeds MaxBackoff.
 func (p Policy) Backoff(attempt int) time.Duration {
-	p = p.withDefaults()
+	return p.withDefaults().backoff(attempt)
+}
+
+// backoff is Backoff on a policy whose defaults are already applied;
+// applying them twice would turn a disabled jitter (-1 → 0) back into the
+// default 0.2.
+func (p Policy) backoff(attempt int) time.Duration {
 	if attempt < 1 {
 		attempt = 1
 	}
@@ -109,7 +115,7 @@ func (p Policy) Next(attempts int, createdAt, now time.Time, retryAfter time.Dur
 	if attempts >= p.MaxAttempts {
 		return time.Time{}, false
 	}
-	delay := p.Backoff(attempts)
+	delay := p.backoff(attempts)
 	if retryAfter > 0 {
 		delay = max(delay, min(retryAfter, p.MaxRetryAfter))
 	}

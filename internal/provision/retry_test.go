@@ -68,3 +68,17 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// A negative Jitter disables jitter in Next too: Next once applied the
+// defaults twice, so the -1 became 0 and then the default 0.2 again.
+func TestNextHonoursDisabledJitter(t *testing.T) {
+	p := Policy{InitialBackoff: 10 * time.Second, Jitter: -1, Rand: func() float64 { return 0.999 }}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	next, ok := p.Next(1, now, now, 0)
+	if !ok || next.Sub(now) != 10*time.Second {
+		t.Fatalf("Next with jitter disabled = %v (ok %v), want exactly 10s", next.Sub(now), ok)
+	}
+	if d := p.Backoff(1); d != 10*time.Second {
+		t.Fatalf("Backoff with jitter disabled = %v, want 10s", d)
+	}
+}
