@@ -334,13 +334,9 @@ func (r *activationPolicyResource) Update(ctx context.Context, req resource.Upda
 				fmt.Sprintf("Terraform could not rename the activation policy to %q because another policy (%s) already has that name. "+
 					"Choose a different name, or rename or remove the other policy first. %s", in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Activation Policy Changed Outside Terraform",
-				staleDetail("update", "activation policy", state.ID.ValueString(), state.Version.ValueInt64(), pe.Problem))
+			addStale(&resp.Diagnostics, "Activation Policy", "update", state.ID.ValueString(), state.Version.ValueInt64(), pe.Problem)
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Activation Policy Deleted Outside Terraform",
-				fmt.Sprintf("Terraform could not update activation policy %s because it no longer exists in pamd. "+
-					"Run `terraform plan` again: the refresh notices the deletion and proposes to create it. %s",
-					state.ID.ValueString(), serverMessage(pe.Problem)))
+			addGoneOnUpdate(&resp.Diagnostics, "Activation Policy", state.ID.ValueString(), pe.Problem)
 		default:
 			addClientError(&resp.Diagnostics, r.client, activationPolicyOp.update, activationPolicyPaths, err)
 		}
@@ -365,8 +361,7 @@ func (r *activationPolicyResource) Delete(ctx context.Context, req resource.Dele
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Activation Policy Changed Outside Terraform",
-			staleDetail("delete", "activation policy", state.ID.ValueString(), state.Version.ValueInt64(), pe.Problem))
+		addStale(&resp.Diagnostics, "Activation Policy", "delete", state.ID.ValueString(), state.Version.ValueInt64(), pe.Problem)
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeInUse:
 		resp.Diagnostics.AddError("Activation Policy Is In Use",
 			fmt.Sprintf("Terraform could not delete activation policy %s because eligible role assignments still use it. "+
@@ -470,16 +465,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// staleDetail explains a 412 etag_mismatch.
-func staleDetail(verb, thing, id string, version int64, p api.Problem) string {
-	current := ""
-	if p.CurrentVersion != nil {
-		current = fmt.Sprintf(" (now version %d)", *p.CurrentVersion)
-	}
-	return fmt.Sprintf("Terraform did not %s %s %s because it changed outside Terraform since the last refresh: "+
-		"Terraform knew version %d, pamd has a newer one%s. Nothing was changed. "+
-		"Run `terraform plan` (or `terraform apply -refresh-only` to accept the outside change) to see the difference, then apply again. %s",
-		verb, thing, id, version, current, serverMessage(p))
 }

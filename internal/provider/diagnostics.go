@@ -274,3 +274,29 @@ func addViolations(diags *diag.Diagnostics, attrs pathMapper, summary, source st
 			source, strings.Join(unplaced, "\n  - ")))
 	}
 }
+
+// staleDetail explains a 412 etag_mismatch.
+func staleDetail(verb, thing, id string, version int64, p api.Problem) string {
+	current := ""
+	if p.CurrentVersion != nil {
+		current = fmt.Sprintf(" (now version %d)", *p.CurrentVersion)
+	}
+	return fmt.Sprintf("Terraform did not %s %s %s because it changed outside Terraform since the last refresh: "+
+		"Terraform knew version %d, pamd has a newer one%s. Nothing was changed. "+
+		"Run `terraform plan` (or `terraform apply -refresh-only` to accept the outside change) to see the difference, then apply again. %s",
+		verb, thing, id, version, current, serverMessage(p))
+}
+
+// addStale reports a 412: the object changed since Terraform last read it.
+// title is the kind in Title Case ("Vault Account").
+func addStale(diags *diag.Diagnostics, title, verb, id string, version int64, p api.Problem) {
+	diags.AddError(title+" Changed Outside Terraform", staleDetail(verb, strings.ToLower(title), id, version, p))
+}
+
+// addGoneOnUpdate reports an update of an object deleted outside Terraform.
+func addGoneOnUpdate(diags *diag.Diagnostics, title, id string, p api.Problem) {
+	diags.AddError(title+" Deleted Outside Terraform",
+		fmt.Sprintf("Terraform could not update %s %s because it no longer exists in pamd. "+
+			"Run `terraform plan` again: the refresh notices the deletion and proposes to create it. %s",
+			strings.ToLower(title), id, serverMessage(p)))
+}

@@ -123,13 +123,21 @@ func TestRoleDiagnosticDetails(t *testing.T) {
 		}
 	}
 	v := int64(4)
-	m := roleModel{}
-	m.ID = stringValue("role_01ABC")
-	m.Version = int64Value(3)
-	det = staleVersionDetail("update", m, api.Problem{Status: 412, Code: api.CodeEtagMismatch, Title: "Version mismatch", CurrentVersion: &v})
-	for _, want := range []string{"changed outside Terraform since the last refresh", "version 3", "now version 4", "terraform apply -refresh-only"} {
+	var diags diag.Diagnostics
+	addStale(&diags, "Role", "update", "role_01ABC", 3, api.Problem{Status: 412, Code: api.CodeEtagMismatch, Title: "Version mismatch", CurrentVersion: &v})
+	if len(diags) != 1 || diags[0].Summary() != "Role Changed Outside Terraform" {
+		t.Fatalf("stale diagnostics = %v", diags)
+	}
+	det = diags[0].Detail()
+	for _, want := range []string{"update role role_01ABC", "changed outside Terraform since the last refresh", "version 3", "now version 4", "terraform apply -refresh-only"} {
 		if !strings.Contains(det, want) {
 			t.Errorf("stale-version detail lacks %q:\n%s", want, det)
 		}
+	}
+	diags = nil
+	addGoneOnUpdate(&diags, "Vault Account", "acct_01ABC", api.Problem{Status: 404, Code: api.CodeNotFound, Title: "Not found"})
+	if len(diags) != 1 || diags[0].Summary() != "Vault Account Deleted Outside Terraform" ||
+		!strings.Contains(diags[0].Detail(), "update vault account acct_01ABC") {
+		t.Fatalf("gone-on-update diagnostics = %v", diags)
 	}
 }

@@ -375,12 +375,9 @@ func (r *eligibleRoleAssignmentResource) Update(ctx context.Context, req resourc
 		var pe *client.ProblemError
 		switch {
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Eligible Role Assignment Changed Outside Terraform",
-				staleDetail("update", "eligible role assignment", id, state.Version.ValueInt64(), pe.Problem))
+			addStale(&resp.Diagnostics, "Eligible Role Assignment", "update", id, state.Version.ValueInt64(), pe.Problem)
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Eligible Role Assignment Deleted Outside Terraform",
-				fmt.Sprintf("Terraform could not update eligible role assignment %s because it no longer exists in pamd. "+
-					"Run `terraform plan` again: the refresh notices the deletion and proposes to create it. %s", id, serverMessage(pe.Problem)))
+			addGoneOnUpdate(&resp.Diagnostics, "Eligible Role Assignment", id, pe.Problem)
 		default:
 			addClientError(&resp.Diagnostics, r.client, eligibilityOp.update, eligibleRoleAssignmentPaths, err)
 		}
@@ -406,8 +403,7 @@ func (r *eligibleRoleAssignmentResource) Delete(ctx context.Context, req resourc
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Eligible Role Assignment Changed Outside Terraform",
-			staleDetail("delete", "eligible role assignment", id, state.Version.ValueInt64(), pe.Problem))
+		addStale(&resp.Diagnostics, "Eligible Role Assignment", "delete", id, state.Version.ValueInt64(), pe.Problem)
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeActiveElevationsExist:
 		resp.Diagnostics.AddError("Eligible Role Assignment Has Active Elevations",
 			fmt.Sprintf("Terraform did not delete eligible role assignment %s because elevations of it are active or pending; nothing was deleted. "+

@@ -278,12 +278,9 @@ func (r *roleResource) Update(ctx context.Context, req resource.UpdateRequest, r
 					"Choose a different name, or rename or remove the other role first. %s",
 					in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("update", state.roleModel, pe.Problem))
+			addStale(&resp.Diagnostics, "Role", "update", state.ID.ValueString(), state.Version.ValueInt64(), pe.Problem)
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Role Deleted Outside Terraform",
-				fmt.Sprintf("Terraform could not update role %s because it no longer exists in pamd. "+
-					"Run `terraform plan` again: the refresh notices the deletion and proposes to create the role. %s",
-					state.ID.ValueString(), serverMessage(pe.Problem)))
+			addGoneOnUpdate(&resp.Diagnostics, "Role", state.ID.ValueString(), pe.Problem)
 		default:
 			addClientError(&resp.Diagnostics, r.client, roleOp.update, roleAttributePaths, err)
 		}
@@ -308,7 +305,7 @@ func (r *roleResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Role Changed Outside Terraform", staleVersionDetail("delete", state.roleModel, pe.Problem))
+		addStale(&resp.Diagnostics, "Role", "delete", state.ID.ValueString(), state.Version.ValueInt64(), pe.Problem)
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeInUse:
 		resp.Diagnostics.AddError("Role Is In Use",
 			fmt.Sprintf("Terraform could not delete role %s because other objects in pamd still refer to it "+
@@ -368,15 +365,4 @@ func alreadyExistsDetail(name string, p api.Problem) string {
 		"or add an import block:\n\n"+
 		"  import {\n    to = pam_role.<name>\n    id = %q\n  }\n\n"+
 		"Otherwise choose a different name. %s", name, existing, existing, existing, serverMessage(p))
-}
-
-func staleVersionDetail(verb string, state roleModel, p api.Problem) string {
-	current := ""
-	if p.CurrentVersion != nil {
-		current = fmt.Sprintf(" (now version %d)", *p.CurrentVersion)
-	}
-	return fmt.Sprintf("Terraform did not %s role %s because it changed outside Terraform since the last refresh: "+
-		"Terraform knew version %d, pamd has a newer one%s. Nothing was changed. "+
-		"Run `terraform plan` (or `terraform apply -refresh-only` to accept the outside change) to see the difference, then apply again. %s",
-		verb, state.ID.ValueString(), state.Version.ValueInt64(), current, serverMessage(p))
 }

@@ -302,12 +302,9 @@ func (r *rotationScheduleResource) Update(ctx context.Context, req resource.Upda
 				fmt.Sprintf("Terraform could not rename rotation schedule %s to %q because another schedule (%s) already has that name. %s",
 					id, in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Rotation Schedule Changed Outside Terraform",
-				staleDetail("update", "rotation schedule", id, state.Version.ValueInt64(), pe.Problem))
+			addStale(&resp.Diagnostics, "Rotation Schedule", "update", id, state.Version.ValueInt64(), pe.Problem)
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Rotation Schedule Deleted Outside Terraform",
-				fmt.Sprintf("Terraform could not update rotation schedule %s because it no longer exists in pamd. "+
-					"Run `terraform plan` again: the refresh notices the deletion and proposes to create it. %s", id, serverMessage(pe.Problem)))
+			addGoneOnUpdate(&resp.Diagnostics, "Rotation Schedule", id, pe.Problem)
 		default:
 			addClientError(&resp.Diagnostics, r.client, rotationScheduleOp.update, rotationSchedulePaths, err)
 		}
@@ -333,8 +330,7 @@ func (r *rotationScheduleResource) Delete(ctx context.Context, req resource.Dele
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Rotation Schedule Changed Outside Terraform",
-			staleDetail("delete", "rotation schedule", id, state.Version.ValueInt64(), pe.Problem))
+		addStale(&resp.Diagnostics, "Rotation Schedule", "delete", id, state.Version.ValueInt64(), pe.Problem)
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeInUse:
 		resp.Diagnostics.AddError("Rotation Schedule Is In Use",
 			fmt.Sprintf("Terraform did not delete rotation schedule %s because vault accounts or safes still use it; nothing was deleted. "+

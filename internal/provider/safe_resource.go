@@ -284,11 +284,9 @@ func (r *safeResource) Update(ctx context.Context, req resource.UpdateRequest, r
 				fmt.Sprintf("Terraform could not rename safe %s to %q because another safe (%s) already has that name. "+
 					"Choose a different name, or rename or remove the other safe first. %s", id, in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Safe Changed Outside Terraform", staleDetail("update", "safe", id, state.Version.ValueInt64(), pe.Problem))
+			addStale(&resp.Diagnostics, "Safe", "update", id, state.Version.ValueInt64(), pe.Problem)
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Safe Deleted Outside Terraform",
-				fmt.Sprintf("Terraform could not update safe %s because it no longer exists in pamd. "+
-					"Run `terraform plan` again: the refresh notices the deletion and proposes to create it. %s", id, serverMessage(pe.Problem)))
+			addGoneOnUpdate(&resp.Diagnostics, "Safe", id, pe.Problem)
 		default:
 			addClientError(&resp.Diagnostics, r.client, safeOp.update, safePaths, err)
 		}
@@ -314,7 +312,7 @@ func (r *safeResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Safe Changed Outside Terraform", staleDetail("delete", "safe", id, state.Version.ValueInt64(), pe.Problem))
+		addStale(&resp.Diagnostics, "Safe", "delete", id, state.Version.ValueInt64(), pe.Problem)
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeInUse:
 		resp.Diagnostics.AddError("Safe Is Not Empty",
 			fmt.Sprintf("Terraform did not delete safe %s because it still holds vault accounts; nothing was deleted. "+

@@ -369,12 +369,9 @@ func (r *sessionPolicyResource) Update(ctx context.Context, req resource.UpdateR
 				fmt.Sprintf("Terraform could not rename session policy %s to %q because another policy (%s) already has that name. "+
 					"Choose a different name, or rename or remove the other policy first. %s", id, in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Session Policy Changed Outside Terraform",
-				staleDetail("update", "session policy", id, state.Version.ValueInt64(), pe.Problem))
+			addStale(&resp.Diagnostics, "Session Policy", "update", id, state.Version.ValueInt64(), pe.Problem)
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Session Policy Deleted Outside Terraform",
-				fmt.Sprintf("Terraform could not update session policy %s because it no longer exists in pamd. "+
-					"Run `terraform plan` again: the refresh notices the deletion and proposes to create it. %s", id, serverMessage(pe.Problem)))
+			addGoneOnUpdate(&resp.Diagnostics, "Session Policy", id, pe.Problem)
 		default:
 			addClientError(&resp.Diagnostics, r.client, sessionPolicyOp.update, sessionPolicyPaths, err)
 		}
@@ -400,8 +397,7 @@ func (r *sessionPolicyResource) Delete(ctx context.Context, req resource.DeleteR
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Session Policy Changed Outside Terraform",
-			staleDetail("delete", "session policy", id, state.Version.ValueInt64(), pe.Problem))
+		addStale(&resp.Diagnostics, "Session Policy", "delete", id, state.Version.ValueInt64(), pe.Problem)
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeInUse:
 		resp.Diagnostics.AddError("Session Policy Is In Use",
 			fmt.Sprintf("Terraform did not delete session policy %s because vault accounts or safes still use it; nothing was deleted. "+

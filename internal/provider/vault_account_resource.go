@@ -451,12 +451,9 @@ func (r *vaultAccountResource) Update(ctx context.Context, req resource.UpdateRe
 				fmt.Sprintf("Terraform could not rename account %s to %q because another account of the safe (%s) already has that name. "+
 					"Choose a different name. %s", id, in.Name, pe.Problem.ExistingID, serverMessage(pe.Problem)))
 		case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Vault Account Changed Outside Terraform",
-				staleDetail("update", "vault account", id, state.Version.ValueInt64(), pe.Problem))
+			addStale(&resp.Diagnostics, "Vault Account", "update", id, state.Version.ValueInt64(), pe.Problem)
 		case errors.Is(err, client.ErrNotFound) && errors.As(err, &pe):
-			resp.Diagnostics.AddError("Vault Account Deleted Outside Terraform",
-				fmt.Sprintf("Terraform could not update vault account %s because it no longer exists in pamd. "+
-					"Run `terraform plan` again: the refresh notices the deletion and proposes to create it. %s", id, serverMessage(pe.Problem)))
+			addGoneOnUpdate(&resp.Diagnostics, "Vault Account", id, pe.Problem)
 		default:
 			addClientError(&resp.Diagnostics, r.client, vaultAccountOp.update, vaultAccountPaths, err)
 		}
@@ -483,8 +480,7 @@ func (r *vaultAccountResource) Delete(ctx context.Context, req resource.DeleteRe
 	switch {
 	case err == nil:
 	case errors.Is(err, client.ErrPreconditionFailed) && errors.As(err, &pe):
-		resp.Diagnostics.AddError("Vault Account Changed Outside Terraform",
-			staleDetail("delete", "vault account", id, state.Version.ValueInt64(), pe.Problem))
+		addStale(&resp.Diagnostics, "Vault Account", "delete", id, state.Version.ValueInt64(), pe.Problem)
 	case errors.As(err, &pe) && pe.Problem.Code == api.CodeAccountCheckedOut:
 		resp.Diagnostics.AddError("Vault Account Is Checked Out",
 			fmt.Sprintf("Terraform did not delete vault account %s because it is checked out; nothing was deleted. "+
