@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -77,16 +79,30 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func newServe(stderr io.Writer) *cobra.Command {
-	var listen, db, level, format, sshListen, hostKey string
+	var listen, db, level, format, sshListen, hostKey, tlsCert, tlsKey string
+	var rateLimit float64
+	var rateBurst int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API server",
 		Long: `Run the API server. On a fresh database it installs an admin token: the one in
-PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.`,
+PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.
+
+With --tls-cert and --tls-key pamd serves HTTPS (TLS 1.2 or later). Each
+token may send --rate-limit requests per second on average and --rate-burst
+at once; more get 429 with Retry-After (0 disables the limit).`,
+		Example: `  pamd serve --tls-cert /etc/pamd/tls.crt --tls-key /etc/pamd/tls.key
+  pamd serve --rate-limit 0   # no per-token rate limit`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(stderr, level, format)
 			if err != nil {
+				return err
+			}
+			if err := floatFromEnv(cmd, "rate-limit", "PAMD_RATE_LIMIT", &rateLimit); err != nil {
+				return err
+			}
+			if err := intFromEnv(cmd, "rate-burst", "PAMD_RATE_BURST", &rateBurst); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -95,6 +111,7 @@ PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.`,
 				Listen: listen, DBPath: db, BootstrapToken: os.Getenv("PAMD_BOOTSTRAP_TOKEN"),
 				BootstrapOut: stderr, Logger: log, Version: version,
 				SSHListen: sshListenAddr(sshListen), HostKeyFile: hostKey,
+				TLSCertFile: tlsCert, TLSKeyFile: tlsKey, RateLimit: rateLimit, RateBurst: rateBurst,
 			})
 			if err != nil {
 				return err
@@ -116,7 +133,43 @@ PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.`,
 		"start the privileged-session SSH gateway on host:port; a bare port or :port binds 127.0.0.1 (env PAMD_SSH_LISTEN)")
 	cmd.Flags().StringVar(&hostKey, "ssh-host-key", os.Getenv("PAMD_SSH_HOST_KEY"),
 		"SSH gateway host key file, generated on first start (default <db>.ssh_host_key; env PAMD_SSH_HOST_KEY)")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", os.Getenv("PAMD_TLS_CERT"),
+		"PEM certificate (chain) file: serve HTTPS; needs --tls-key (env PAMD_TLS_CERT)")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", os.Getenv("PAMD_TLS_KEY"),
+		"PEM private key file of --tls-cert (env PAMD_TLS_KEY)")
+	cmd.Flags().Float64Var(&rateLimit, "rate-limit", daemon.DefaultRateLimit,
+		"sustained requests per second per token (per client address without a valid token); 0 disables (env PAMD_RATE_LIMIT)")
+	cmd.Flags().IntVar(&rateBurst, "rate-burst", daemon.DefaultRateBurst,
+		"requests a token may send at once before --rate-limit applies (env PAMD_RATE_BURST)")
 	return cmd
+}
+
+// floatFromEnv sets *p from env when the flag was not given on the command
+// line: flags win over the environment.
+func floatFromEnv(cmd *cobra.Command, flag, env string, p *float64) error {
+	v := os.Getenv(env)
+	if v == "" || cmd.Flags().Changed(flag) {
+		return nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return fmt.Errorf("%s=%q: want a number of requests per second, 0 or more", env, v)
+	}
+	*p = f
+	return nil
+}
+
+func intFromEnv(cmd *cobra.Command, flag, env string, p *int) error {
+	v := os.Getenv(env)
+	if v == "" || cmd.Flags().Changed(flag) {
+		return nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return fmt.Errorf("%s=%q: want a whole number, 0 or more", env, v)
+	}
+	*p = n
+	return nil
 }
 
 // sshListenAddr binds loopback unless a host is named: "2222" and ":2222"

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/gateway"
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/provision"
+	"github.com/accessplane/terraform-provider-pam/internal/ratelimit"
 	"github.com/accessplane/terraform-provider-pam/internal/rotation/connector"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
@@ -92,7 +94,27 @@ type Config struct {
 	// HostKeyFile is the gateway's SSH host key; "" means DBPath +
 	// ".ssh_host_key". Generated (ed25519, mode 0600) on first start.
 	HostKeyFile string
+	// TLSCertFile and TLSKeyFile, when both set, make pamd serve HTTPS (TLS
+	// 1.2 or later) with that PEM certificate chain and private key; URL
+	// then starts with https://. Setting only one is an error.
+	TLSCertFile string
+	TLSKeyFile  string
+	// RateLimit is the sustained requests per second allowed per token (per
+	// client address for unauthenticated requests); 0 disables limiting
+	// (the zero Config, as in tests). `pamd serve` defaults to
+	// DefaultRateLimit. Excess requests get 429 with Retry-After.
+	RateLimit float64
+	// RateBurst is how many requests a token may send at once; 0 means
+	// DefaultRateBurst when RateLimit is set.
+	RateBurst int
 }
+
+// Defaults of `pamd serve` for Config.RateLimit and RateBurst; README
+// ("Rate limits") explains the figures.
+const (
+	DefaultRateLimit = 100
+	DefaultRateBurst = 200
+)
 
 // DefaultWorkerInterval is the worker's default period.
 const DefaultWorkerInterval = 5 * time.Second
@@ -113,6 +135,28 @@ type Daemon struct {
 	gw     *gateway.Gateway
 	stop   context.CancelFunc
 	worker chan struct{}
+	// tls is nil for plain HTTP.
+	tls     *tls.Config
+	limiter ratelimit.Limiter
+}
+
+// newRateLimiter builds the per-token limiter of cfg; nil when disabled.
+func newRateLimiter(cfg Config) (ratelimit.Limiter, error) {
+	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
+		return nil, errors.New("rate limit and burst must not be negative (0 disables the limit)")
+	}
+	if cfg.RateLimit == 0 {
+		return nil, nil //nolint:nilnil // no limiter is the disabled state
+	}
+	burst := cfg.RateBurst
+	if burst == 0 {
+		burst = DefaultRateBurst
+	}
+	l, err := ratelimit.NewMemory(ratelimit.Config{Rate: cfg.RateLimit, Burst: burst})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // Start opens the store, installs the bootstrap token on a fresh store and
@@ -141,6 +185,17 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("bootstrap token must be %d-512 printable characters without spaces", auth.MinTokenLength)
 	}
 
+	// TLS and rate limits are checked before the store is touched, so a
+	// typo in a flag leaves no half-started server behind.
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := newRateLimiter(cfg)
+	if err != nil {
+		return nil, err
+	}
+
 	if cfg.Keyring == nil {
 		kr, err := loadKeyring(cfg)
 		if err != nil {
@@ -153,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, store: st, done: make(chan error, 1)}
+	d := &Daemon{cfg: cfg, store: st, done: make(chan error, 1), tls: tlsCfg, limiter: limiter}
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
@@ -177,6 +232,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	srv, err := server.New(server.Config{
 		Store: d.store, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
 		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot, Sessions: d.sess,
+		RateLimiter: d.limiter,
 	})
 	if err != nil {
 		return err
@@ -188,7 +244,11 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 	d.ln = ln
 	d.url = "http://" + ln.Addr().String()
+	if d.tls != nil {
+		d.url = "https://" + ln.Addr().String()
+	}
 	d.http = &http.Server{
+		TLSConfig:         d.tls,
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -198,7 +258,13 @@ func (d *Daemon) start(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(d.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		err := d.http.Serve(ln)
+		var err error
+		if d.tls != nil {
+			// The certificate is in TLSConfig; ServeTLS also offers HTTP/2.
+			err = d.http.ServeTLS(ln, "", "")
+		} else {
+			err = d.http.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -321,7 +387,8 @@ func (d *Daemon) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// URL is the base URL of the server, "http://127.0.0.1:PORT".
+// URL is the base URL of the server, "http://127.0.0.1:PORT" ("https://"
+// with TLS).
 func (d *Daemon) URL() string { return d.url }
 
 // Store exposes the store, for tests that inspect what the API wrote.

@@ -188,43 +188,78 @@ func isPublic(path string) bool {
 	return path == api.PathHealth || strings.HasPrefix(path, api.PathPrefix+"/openapi")
 }
 
-// authenticate resolves the bearer token into a principal.
+// authenticate resolves the bearer token into a principal, and rations
+// requests: per token once it is known, per client address before that
+// (limits.go). The health endpoint is exempt from both, so that load
+// balancers and monitors never see a 429.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPublic(r.URL.Path) {
+		if r.URL.Path == api.PathHealth {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, err := s.principal(r)
-		if err != nil {
+		if isPublic(r.URL.Path) {
+			if s.admit(w, r, addrKey(r)) {
+				next.ServeHTTP(w, r)
+			}
+			return
+		}
+		p, fail, err := s.principal(r)
+		switch {
+		case err != nil:
 			writeProblem(w, r, err)
+			return
+		case fail != nil:
+			s.refuse(w, r, fail)
 			return
 		}
 		if info := infoFrom(r.Context()); info != nil {
 			info.subject = p.Subject
 		}
+		if !s.admit(w, r, "token:"+p.TokenID) {
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }
 
-func (s *Server) principal(r *http.Request) (auth.Principal, error) {
-	unauth := func(detail string) error {
-		return api.NewProblem(http.StatusUnauthorized, api.CodeUnauthenticated, detail)
-	}
+// authFailure is why a request was not authenticated. Its reason and token
+// id go to the audit log; the client gets one detail for all of them.
+type authFailure struct {
+	// reason is missing, malformed, unknown or expired.
+	reason string
+	// tokenID names the stored token when one matched (expired); never the
+	// token or its hash.
+	tokenID string
+	detail  string
+}
+
+// Reasons of authFailure. A revoked token's record is deleted, so it is
+// "unknown"; its token.revoked event names its id.
+const (
+	authMissing   = "missing"
+	authMalformed = "malformed"
+	authUnknown   = "unknown"
+	authExpired   = "expired"
+)
+
+// principal resolves the bearer token. It returns a failure when the request
+// is not authenticated and an error only when the store could not answer.
+func (s *Server) principal(r *http.Request) (auth.Principal, *authFailure, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" {
-		return auth.Principal{}, unauth("send Authorization: Bearer <token>")
+		return auth.Principal{}, &authFailure{reason: authMissing, detail: "send Authorization: Bearer <token>"}, nil
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return auth.Principal{}, unauth("the Authorization header must use the Bearer scheme")
+		return auth.Principal{}, &authFailure{reason: authMalformed, detail: "the Authorization header must use the Bearer scheme"}, nil
 	}
 	token = strings.TrimSpace(token)
 	// The same answer for malformed, unknown and expired tokens: telling them
 	// apart would help someone probing for valid ones.
 	const bad = "the token is invalid or expired"
 	if !auth.Plausible(token) {
-		return auth.Principal{}, unauth(bad)
+		return auth.Principal{}, &authFailure{reason: authMalformed, detail: bad}, nil
 	}
 	var rec auth.Token
 	err := s.store.View(r.Context(), func(tx store.Tx) (err error) {
@@ -232,13 +267,16 @@ func (s *Server) principal(r *http.Request) (auth.Principal, error) {
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return auth.Principal{}, unauth(bad)
+		return auth.Principal{}, &authFailure{reason: authUnknown, detail: bad}, nil
 	}
 	if err != nil {
-		return auth.Principal{}, err
+		return auth.Principal{}, nil, err
 	}
-	if !auth.Matches(token, rec.Hash) || rec.Expired(s.clock.Now()) {
-		return auth.Principal{}, unauth(bad)
+	if !auth.Matches(token, rec.Hash) {
+		return auth.Principal{}, &authFailure{reason: authUnknown, detail: bad}, nil
 	}
-	return auth.Principal{Subject: rec.Subject, Groups: rec.Groups, ServerRoles: rec.ServerRoles, TokenID: rec.ID, MFAAt: rec.MFAAt}, nil
+	if rec.Expired(s.clock.Now()) {
+		return auth.Principal{}, &authFailure{reason: authExpired, tokenID: rec.ID, detail: bad}, nil
+	}
+	return auth.Principal{Subject: rec.Subject, Groups: rec.Groups, ServerRoles: rec.ServerRoles, TokenID: rec.ID, MFAAt: rec.MFAAt}, nil, nil
 }

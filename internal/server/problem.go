@@ -57,7 +57,9 @@ func finish(ctx context.Context, p *api.Problem, path string) *api.Problem {
 func problemHeaders(p *api.Problem, h http.Header) {
 	switch p.Status {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		h.Set(api.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds))
+		if h.Get(api.HeaderRetryAfter) == "" { // a rate limiter knows the real wait
+			h.Set(api.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds))
+		}
 	case http.StatusConflict:
 		if p.Code == api.CodeIdempotencyInProgress {
 			h.Set(api.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds))

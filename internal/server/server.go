@@ -21,6 +21,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
+	"github.com/accessplane/terraform-provider-pam/internal/ratelimit"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
@@ -53,6 +54,12 @@ type Config struct {
 	// Sessions serves session policies, sessions and recordings; nil builds
 	// one over Store with Keyring and no gateway (catalog.NoopTerminator).
 	Sessions *catalog.Sessions
+	// RateLimiter rations requests per token (per client address before
+	// authentication); nil means no limit. Health checks are exempt.
+	RateLimiter ratelimit.Limiter
+	// AuthFailureLimiter rations audited credential refusals per client
+	// address; nil means DefaultAuthFailureRate/Burst in memory.
+	AuthFailureLimiter ratelimit.Limiter
 }
 
 // Server is the pamd HTTP API.
@@ -65,6 +72,9 @@ type Server struct {
 	pages   pager
 	catalog *catalog.Service
 	mfa     mfaState
+
+	limiter      ratelimit.Limiter
+	authFailures ratelimit.Limiter
 
 	mux     *http.ServeMux
 	api     huma.API
@@ -88,8 +98,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.AuthFailureLimiter == nil {
+		l, err := ratelimit.NewMemory(ratelimit.Config{Rate: DefaultAuthFailureRate, Burst: DefaultAuthFailureBurst, Now: cfg.Clock.Now})
+		if err != nil {
+			return nil, err
+		}
+		cfg.AuthFailureLimiter = l
+	}
 	installHumaErrors()
 	s := &Server{
+		limiter: cfg.RateLimiter, authFailures: cfg.AuthFailureLimiter,
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBodyBytes,
 		pages:   pager{key: cfg.PageTokenKey, now: cfg.Clock.Now},
 		catalog: &catalog.Service{Store: cfg.Store, Clock: cfg.Clock, Provisioner: cfg.Provisioner, Keyring: cfg.Keyring},
