@@ -25,8 +25,18 @@ type remote struct {
 // bind registers the connection flags; the token is read from PAM_TOKEN only,
 // never from a flag, so that it stays out of shell history and process lists.
 func (r *remote) bind(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&r.endpoint, "endpoint", envOr("PAM_ENDPOINT", "http://"+daemon.DefaultListen), "pamd base URL (env PAM_ENDPOINT)")
+	r.bindEndpoint(cmd)
 	cmd.Flags().BoolVar(&r.json, "json", false, "print JSON instead of a table")
+}
+
+func (r *remote) bindEndpoint(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.endpoint, "endpoint", envOr("PAM_ENDPOINT", "http://"+daemon.DefaultListen), "pamd base URL (env PAM_ENDPOINT)")
+}
+
+// viaAPI tells commands that can work either way (on the database, or
+// through the API) that an endpoint was named.
+func (r *remote) viaAPI(cmd *cobra.Command) bool {
+	return cmd.Flags().Changed("endpoint") || os.Getenv("PAM_ENDPOINT") != ""
 }
 
 func (r *remote) client() (*client.Client, error) {
@@ -34,7 +44,17 @@ func (r *remote) client() (*client.Client, error) {
 	if r.token == "" {
 		return nil, errors.New("no token: set PAM_TOKEN to a pamd token (see `pamd token create`)")
 	}
-	return client.New(client.Config{Endpoint: r.endpoint, Token: r.token, UserAgent: "pamd-cli/" + version})
+	cfg := client.Config{Endpoint: r.endpoint, Token: r.token, UserAgent: "pamd-cli/" + version}
+	// A pamd serving TLS with a private CA: PAM_CA_CERT_FILE names the CA's
+	// PEM certificate (added to the system roots).
+	if f := os.Getenv("PAM_CA_CERT_FILE"); f != "" {
+		pem, err := os.ReadFile(f) //nolint:gosec // path chosen by the operator
+		if err != nil {
+			return nil, fmt.Errorf("PAM_CA_CERT_FILE: %w", err)
+		}
+		cfg.CACertPEM = string(pem)
+	}
+	return client.New(cfg)
 }
 
 // table writes rows aligned in columns, the first row being the header.

@@ -78,23 +78,48 @@ func newTokenList(stdout io.Writer) *cobra.Command {
 
 func newTokenRevoke(stdout io.Writer) *cobra.Command {
 	var db string
+	var r remote
 	cmd := &cobra.Command{
 		Use:   "revoke TOKEN_ID",
 		Short: "Revoke a token at once (audited)",
-		Long: `Delete a token by id (see pamd token list): pamd refuses it with 401 from the
-next request on, SSH keys registered with it stop working, and token.revoked
-is appended to the audit chain.`,
+		Long: `Revoke a token by id (see pamd token list), and every step-up token minted
+from it: pamd refuses them with 401 from the next request on, SSH keys
+registered with them stop working, and token.revoked is appended to the audit
+chain for each.
+
+Without --endpoint (or PAM_ENDPOINT) the command opens the database (--db) on
+the server's host. With it, it calls DELETE /v1/tokens/{id} on that pamd as
+the holder of PAM_TOKEN: an admin revokes any token, anyone else only tokens
+of their own subject.`,
+		Example: `  pamd token revoke tok_01J...                                  # on the server, via the database
+  PAM_TOKEN=... pamd token revoke --endpoint https://pamd:8443 tok_01J...`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := withStore(cmd.Context(), db, func(st store.Store) error {
-				return daemon.RevokeToken(cmd.Context(), st, clock.Real{}, args[0], api.AuditActor{Type: "system", ID: "pamd-cli"})
+			var revoked []string
+			if r.viaAPI(cmd) {
+				c, err := r.client()
+				if err != nil {
+					return err
+				}
+				if err := c.RevokeToken(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				revoked = []string{args[0]}
+			} else if err := withStore(cmd.Context(), db, func(st store.Store) (err error) {
+				revoked, err = daemon.RevokeToken(cmd.Context(), st, clock.Real{}, args[0], api.AuditActor{Type: "system", ID: "pamd-cli"})
+				return err
 			}); err != nil {
 				return err
 			}
-			_, err := fmt.Fprintf(stdout, "revoked %s\n", args[0])
-			return err
+			for _, id := range revoked {
+				if _, err := fmt.Fprintf(stdout, "revoked %s\n", id); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	dbFlag(cmd, &db)
+	r.bindEndpoint(cmd)
 	return cmd
 }

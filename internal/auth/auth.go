@@ -86,6 +86,9 @@ type Token struct {
 	// MFAAt is when the holder last completed MFA for this token (a step-up
 	// login sets it); nil when the token carries no MFA.
 	MFAAt *time.Time
+	// ParentID is the token a step-up token was minted from ("" for others):
+	// revoking the parent revokes it too.
+	ParentID string
 }
 
 // Expired reports whether the token is past its expiry at now.

@@ -71,6 +71,13 @@ func (s *Service) denied(ctx context.Context, c Caller, action, targetType, targ
 		fmt.Sprintf("%s requires server role %s", action, strings.Join(catalogWriters, " or ")))
 }
 
+// AuditDenied records a refusal decided outside the catalog (the HTTP layer's
+// own checks, such as reading the audit log) in its own transaction; an error
+// means the refusal could not be recorded.
+func (s *Service) AuditDenied(ctx context.Context, c Caller, action, targetType, targetID string) error {
+	return s.auditDenied(ctx, c, action, targetType, targetID)
+}
+
 func notFound(kind, id string) error {
 	return api.NewProblem(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("%s %q does not exist", kind, id))
 }

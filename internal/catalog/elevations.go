@@ -291,6 +291,11 @@ func (s *Service) GetElevation(ctx context.Context, c Caller, id string) (api.El
 		return e, err
 	}
 	if !canSee(e, c) {
+		// Reads are refused and audited like writes: probing for other
+		// people's elevations is worth knowing about.
+		if err := s.auditDenied(ctx, c, "elevation.read", elevationKind, id); err != nil {
+			return api.Elevation{}, err
+		}
 		return api.Elevation{}, api.NewProblem(http.StatusForbidden, api.CodeForbidden,
 			"only the requester, the approvers and server roles admin, security or auditor may read this elevation")
 	}

@@ -388,8 +388,8 @@ func (s *Sessions) GetSession(ctx context.Context, c Caller, id string) (api.Ses
 		return api.Session{}, err
 	}
 	if !canReadAll(c) && !ownSession(c, out) {
-		return api.Session{}, api.NewProblem(http.StatusForbidden, api.CodeForbidden,
-			"reading another principal's session requires server role admin, security or auditor")
+		return api.Session{}, s.finish(ctx, c, sessionDeny("session.read", sessionKind, id,
+			"reading another principal's session requires server role admin, security or auditor"))
 	}
 	return out, nil
 }

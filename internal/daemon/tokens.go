@@ -11,6 +11,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/audit"
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/ids"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
@@ -91,30 +92,23 @@ func CreateToken(ctx context.Context, st store.Store, clk clock.Clock, req Token
 	return secret, rec, nil
 }
 
-// RevokeToken deletes a token record, so the token is refused (401) from the
-// next request on, and records token.revoked in the audit chain. Step-up
-// tokens minted from it are separate records: they expire on their own
-// within their short lifetime, or are revoked by their own id.
-func RevokeToken(ctx context.Context, st store.Store, clk clock.Clock, id string, by api.AuditActor) error {
-	return st.Update(ctx, func(tx store.Tx) error {
+// RevokeToken deletes a token record and those of the step-up tokens minted
+// from it, so they are refused (401) from the next request on, and records
+// token.revoked for each in the audit chain (catalog.RevokeTokenTx, shared
+// with DELETE /v1/tokens/{id}). It returns the ids revoked.
+func RevokeToken(ctx context.Context, st store.Store, clk clock.Clock, id string, by api.AuditActor) ([]string, error) {
+	var revoked []string
+	err := st.Update(ctx, func(tx store.Tx) error {
 		tok, err := tx.TokenByID(id)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no token with id %q (see pamd token list)", id)
 		} else if err != nil {
 			return err
 		}
-		if err := tx.DeleteToken(id); err != nil {
-			return err
-		}
-		ev, err := audit.NewMutation(audit.Mutation{
-			Now: clk.Now(), Actor: by, Action: "token.revoked", TargetType: "token", TargetID: id,
-			Before: map[string]any{"subject": tok.Subject, "server_roles": tok.ServerRoles}, VersionBefore: 1,
-		})
-		if err != nil {
-			return err
-		}
-		return tx.AppendAudit(ev)
+		revoked, err = catalog.RevokeTokenTx(tx, clk.Now(), tok, by, api.AuditRequest{})
+		return err
 	})
+	return revoked, err
 }
 
 func nonNil(s []string) []string {

@@ -10,7 +10,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
-	"github.com/accessplane/terraform-provider-pam/internal/auth"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
@@ -33,12 +32,20 @@ type auditOutput struct {
 	Body api.AuditEvent
 }
 
-func mayReadAudit(ctx context.Context) error {
-	p, _ := auth.FromContext(ctx)
-	if !p.HasAnyRole(auditReaders...) {
-		return api.NewProblem(http.StatusForbidden, api.CodeForbidden, "reading the audit log requires server role auditor, admin or security")
+// mayReadAudit refuses (and audits the refusal of) callers without an audit
+// reader role; id is the event asked for, "" for the list.
+func (s *Server) mayReadAudit(ctx context.Context, method, path, action, id string) error {
+	c, err := caller(ctx, method, path)
+	if err != nil {
+		return err
 	}
-	return nil
+	if c.Principal.HasAnyRole(auditReaders...) {
+		return nil
+	}
+	if err := s.catalog.AuditDenied(ctx, c, action, "audit_event", id); err != nil {
+		return err
+	}
+	return api.NewProblem(http.StatusForbidden, api.CodeForbidden, "reading the audit log requires server role auditor, admin or security")
 }
 
 // registerAudit adds the read-only audit feed. There are deliberately no
@@ -49,7 +56,7 @@ func (s *Server) registerAudit() {
 		OperationID: "list-audit-events", Method: http.MethodGet, Path: api.PathAuditEvents, Summary: "List audit events", Tags: tags,
 		Description: "Ordered by sequence. after_sequence is the resumable cursor for SIEM pulls; action matches a prefix (\"role.\").",
 	}, func(ctx context.Context, in *listAuditInput) (*auditListOutput, error) {
-		if err := mayReadAudit(ctx); err != nil {
+		if err := s.mayReadAudit(ctx, http.MethodGet, api.PathAuditEvents, "audit_event.listed", ""); err != nil {
 			return nil, err
 		}
 		size, err := pageSize(in.PageSize)
@@ -101,7 +108,7 @@ func (s *Server) registerAudit() {
 		if err != nil {
 			return nil, err
 		}
-		if err := mayReadAudit(ctx); err != nil {
+		if err := s.mayReadAudit(ctx, http.MethodGet, api.PathAuditEvents+"/"+in.ID, "audit_event.read", in.ID); err != nil {
 			return nil, err
 		}
 		return &auditOutput{Body: ev}, nil

@@ -466,7 +466,7 @@ func (s *Server) stepUp(ctx context.Context, in *stepUpInput) (*stepUpOutput, er
 		rec := auth.Token{
 			ID: ids.New(api.PrefixToken, now), Hash: auth.HashToken(secret), Subject: parent.Subject,
 			Groups: nonNilStrings(parent.Groups), ServerRoles: nonNilStrings(parent.ServerRoles),
-			CreatedAt: now, ExpiresAt: &exp, MFAAt: &mfaAt,
+			CreatedAt: now, ExpiresAt: &exp, MFAAt: &mfaAt, ParentID: parent.ID,
 		}
 		if err := tx.InsertToken(rec); err != nil {
 			return err

@@ -154,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.registerSessions(cfg.Sessions)
 	s.registerSSHKeys()
+	s.registerTokens()
 
 	// Outermost first: observe sees every request, route answers 404/405
 	// before anyone is asked for a token.

@@ -298,8 +298,12 @@ func (t *tx) InsertToken(tok auth.Token) error {
 	if tok.ExpiresAt != nil {
 		exp = sql.NullString{String: ts(*tok.ExpiresAt), Valid: true}
 	}
-	_, err = t.exec(`INSERT INTO tokens (id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-		tok.ID, tok.Hash, tok.Subject, string(groups), string(roles), ts(tok.CreatedAt), exp, nullTS(tok.MFAAt))
+	var parent sql.NullString
+	if tok.ParentID != "" {
+		parent = sql.NullString{String: tok.ParentID, Valid: true}
+	}
+	_, err = t.exec(`INSERT INTO tokens (id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at, parent_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+		tok.ID, tok.Hash, tok.Subject, string(groups), string(roles), ts(tok.CreatedAt), exp, nullTS(tok.MFAAt), parent)
 	return err
 }
 
@@ -314,7 +318,7 @@ func (t *tx) TokenByHash(hash string) (auth.Token, error) { return t.tokenWhere(
 
 func (t *tx) TokenByID(id string) (auth.Token, error) { return t.tokenWhere("id", id) }
 
-const tokenColumns = `id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at` //nolint:gosec // column names, not a credential
+const tokenColumns = `id, hash, subject, groups_json, roles_json, created_at, expires_at, mfa_at, parent_id` //nolint:gosec // column names, not a credential
 
 func (t *tx) tokenWhere(col, arg string) (auth.Token, error) {
 	q := `SELECT ` + tokenColumns + ` FROM tokens WHERE ` + col + ` = $1` //nolint:gosec // col is a constant column name
@@ -354,10 +358,11 @@ func (t *tx) DeleteToken(id string) error {
 func scanToken(row interface{ Scan(...any) error }) (auth.Token, error) {
 	var tok auth.Token
 	var groups, roles, created string
-	var exp, mfa sql.NullString
-	if err := row.Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa); err != nil {
+	var exp, mfa, parent sql.NullString
+	if err := row.Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa, &parent); err != nil {
 		return tok, mapErr(err)
 	}
+	tok.ParentID = parent.String
 	var err error
 	if err := json.Unmarshal([]byte(groups), &tok.Groups); err != nil {
 		return tok, fmt.Errorf("token groups: %w", err)

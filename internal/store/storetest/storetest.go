@@ -338,7 +338,7 @@ func testTokens(t *testing.T, s store.Store) {
 	exp := t0.Add(time.Hour)
 	tok := auth.Token{ID: ids.New(api.PrefixToken, t0), Hash: auth.HashToken("pamd_x"), Subject: "user:alice",
 		Groups: []string{"dba"}, ServerRoles: []string{"admin"}, CreatedAt: t0, ExpiresAt: &exp}
-	plain := auth.Token{ID: ids.New(api.PrefixToken, t0), Hash: auth.HashToken("pamd_y"), Subject: "service_account:tf", CreatedAt: t0}
+	plain := auth.Token{ID: ids.New(api.PrefixToken, t0), Hash: auth.HashToken("pamd_y"), Subject: "service_account:tf", CreatedAt: t0, ParentID: tok.ID}
 	for _, tk := range []auth.Token{tok, plain} {
 		if err := update(t, s, func(tx store.Tx) error { return tx.InsertToken(tk) }); err != nil {
 			t.Fatal(err)
@@ -364,7 +364,7 @@ func testTokens(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if p.ExpiresAt != nil || p.Groups == nil || len(p.Groups) != 0 {
+		if p.ExpiresAt != nil || p.Groups == nil || len(p.Groups) != 0 || p.ParentID != tok.ID || got.ParentID != "" {
 			t.Errorf("plain token: %+v", p)
 		}
 		if _, err := tx.TokenByHash(auth.HashToken("unknown")); !errors.Is(err, store.ErrNotFound) {

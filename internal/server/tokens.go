@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+)
+
+type listTokensInput struct {
+	api.TokenListParams
+}
+
+type tokenListOutput struct {
+	Body api.Page[api.Token]
+}
+
+type tokenIDInput struct {
+	ID string `path:"id" doc:"Token id (tok_...)."`
+}
+
+func (s *Server) registerTokens() {
+	tags := []string{"tokens"}
+	register(s, huma.Operation{
+		OperationID: "list-tokens", Method: http.MethodGet, Path: api.PathTokens, Summary: "List tokens", Tags: tags,
+		Description: "Admin sees every token; any other caller the tokens of its own subject. Ids, subjects, roles and times: " +
+			"never a token or its hash. Ordered by id.",
+	}, func(ctx context.Context, in *listTokensInput) (*tokenListOutput, error) {
+		c, err := caller(ctx, http.MethodGet, api.PathTokens)
+		if err != nil {
+			return nil, err
+		}
+		size, err := pageSize(in.PageSize)
+		if err != nil {
+			return nil, err
+		}
+		// The filter binds page tokens to the caller: an admin's cursor
+		// replayed by someone else is refused.
+		filter := "subject=" + c.Principal.Subject
+		after, err := s.after(in.PageToken, "tokens", filter)
+		if err != nil {
+			return nil, err
+		}
+		items, err := s.catalog.ListTokens(ctx, c, after, size+1)
+		if err != nil {
+			return nil, err
+		}
+		return &tokenListOutput{Body: paginate(s, items, size, "tokens", filter, func(t api.Token) string { return t.ID })}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "revoke-token", Method: http.MethodDelete, Path: api.PathTokens + "/{id}", DefaultStatus: http.StatusNoContent,
+		Summary: "Revoke a token", Tags: tags,
+		Description: "Admin revokes any token, any other caller only tokens of its own subject (403, audited, for any other id, " +
+			"existing or not). The step-up tokens minted from it are revoked too. Each takes effect at its next request (401). " +
+			"Audited (token.revoked, one event per token).",
+	}, func(ctx context.Context, in *tokenIDInput) (*struct{}, error) {
+		c, err := caller(ctx, http.MethodDelete, api.PathTokens+"/"+in.ID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.catalog.RevokeToken(ctx, c, in.ID); err != nil {
+			return nil, err
+		}
+		return &struct{}{}, nil
+	})
+}
