@@ -152,7 +152,7 @@ func newRateLimiter(cfg Config) (ratelimit.Limiter, error) {
 	if burst == 0 {
 		burst = DefaultRateBurst
 	}
-	l, err := ratelimit.NewMemory(ratelimit.Config{Rate: cfg.RateLimit, Burst: burst})
+	l, err := ratelimit.NewMemory(ratelimit.Config{Rate: cfg.RateLimit, Burst: burst, Now: cfg.Clock.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,9 @@ type mxFixture struct {
 	sess, recording                     string
 	activeElev, pendingElev             string
 	checkoutSafe, sshKey                string
-	dbPath                              string
+	// otherToken is the id of a token of a subject no matrix caller has.
+	otherToken string
+	dbPath     string
 	// auditSeq is the last audit sequence deniedAudited has looked at.
 	auditSeq int64
 }
@@ -251,6 +253,17 @@ func sshKeyLine(t *testing.T) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " matrix"
 }
 
+// newToken issues a token to a fresh subject (not a matrix caller) and
+// returns its id.
+func (f *mxFixture) newToken() string {
+	_, rec, err := daemon.CreateToken(context.Background(), f.d.Store(), f.clock, daemon.TokenRequest{
+		Subject: "user:" + f.uniq("tok-owner"), ServerRoles: []string{api.ServerRoleRequester}, IssuedBy: api.AuditActor{Type: "system", ID: "test"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rec.ID
+}
+
 // newSSHKey registers a key for a fresh user without server roles.
 func (f *mxFixture) newSSHKey() string {
 	tok, _ := f.mint("")
@@ -287,6 +300,8 @@ func startMatrix(t *testing.T) *mxFixture {
 		}
 	})
 	f := &mxFixture{env: &env{t: t, d: d, clock: fc, admin: adminToken}, dbPath: dbPath}
+	// First, so that it is on the first page of GET /v1/tokens.
+	f.otherToken = f.newToken()
 	f.role = f.newRole()
 	f.policy = f.newPolicy()
 	var pa api.ActivationPolicy
@@ -321,10 +336,8 @@ func startMatrix(t *testing.T) *mxFixture {
 	return f
 }
 
-// deniedAudited reports whether a denied event appended since the last call
-// names subject as its actor.
-func (f *mxFixture) deniedAudited(subject string) bool {
-	_, id, _ := strings.Cut(subject, ":")
+// newEvents returns the audit events appended since the last call.
+func (f *mxFixture) newEvents() []api.AuditEvent {
 	var evs []api.AuditEvent
 	err := f.d.Store().View(context.Background(), func(tx store.Tx) (err error) {
 		evs, err = tx.ListAudit(store.AuditFilter{AfterSequence: f.auditSeq, Limit: 100000})
@@ -333,14 +346,46 @@ func (f *mxFixture) deniedAudited(subject string) bool {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	found := false
 	for _, ev := range evs {
 		f.auditSeq = max(f.auditSeq, ev.Sequence)
+	}
+	return evs
+}
+
+// deniedAudited reports whether a denied event appended since the last call
+// names subject as its actor.
+func (f *mxFixture) deniedAudited(subject string) bool {
+	_, id, _ := strings.Cut(subject, ":")
+	found := false
+	for _, ev := range f.newEvents() {
 		if ev.Outcome == api.OutcomeDenied && ev.Actor.ID == id {
 			found = true
 		}
 	}
 	return found
+}
+
+// authDenials returns the reasons of the auth.denied events appended since
+// the last call.
+func (f *mxFixture) authDenials() []string {
+	var reasons []string
+	for _, ev := range f.newEvents() {
+		if ev.Action == "auth.denied" && ev.Outcome == api.OutcomeDenied {
+			reasons = append(reasons, auditReason(ev))
+		}
+	}
+	return reasons
+}
+
+// auditReason is the reason recorded in a refusal event's changes.
+func auditReason(ev api.AuditEvent) string {
+	for _, c := range ev.Changes {
+		if c.Path == "/reason" {
+			r, _ := c.Value.(string)
+			return r
+		}
+	}
+	return ""
 }
 
 // fixed returns a prep that sends the same request every time.
@@ -626,6 +671,11 @@ func matrixRows(f *mxFixture) []mxRow {
 		{method: "GET", tmpl: "/v1/session_recordings/{id}/download", expect: readers, prep: func(f *mxFixture, _, _ string) mxReq {
 			return mxReq{path: api.PathSessionRecordings + "/" + f.recording + "/" + api.SegmentDownload}
 		}},
+		// --- tokens (the base token belongs to a subject no caller has)
+		{method: "GET", tmpl: "/v1/tokens", expect: everyone, why: "own tokens; admin sees all", prep: fixed(api.PathTokens, nil),
+			hides: func(f *mxFixture) []string { return []string{f.otherToken} }, sees: "ADDDD"},
+		{method: "DELETE", tmpl: "/v1/tokens/{id}", expect: "ADDDD", why: "admin, or the token's own subject (not the case here)",
+			prep: func(f *mxFixture, _, _ string) mxReq { return mxReq{path: api.PathTokens + "/" + f.newToken()} }},
 	}
 }
 
@@ -702,7 +752,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 	invalid := "pamd_" + strings.Repeat("x", 40)
 	callers := append(slices.Clone(matrixRoles), callerAnon, callerInvalid)
 	counts := map[string][2]int{} // caller -> allow, deny
-	deniedCells, auditedDenials := 0, 0
+	deniedCells, auditedDenials, authDenied := 0, 0, 0
 	var summary strings.Builder
 	fmt.Fprintf(&summary, "%-50s %s\n", "endpoint", "adm sec aud req apr ano inv")
 	for _, row := range rows {
@@ -746,12 +796,26 @@ func TestAuthorisationMatrix(t *testing.T) {
 				}
 			}
 			mark := got
+			if !row.public && (c == callerAnon || c == callerInvalid) {
+				// A refused credential is audited (auth.denied, reason
+				// unknown); no credential at all is not.
+				want := []string{}
+				if c == callerInvalid {
+					want = []string{"unknown"}
+				}
+				if got := f.authDenials(); !slices.Equal(append([]string{}, got...), want) {
+					t.Errorf("%s %s as %s: auth.denied reasons %q, want %q", row.method, rq.path, c, got, want)
+				} else if c == callerInvalid {
+					authDenied++
+				}
+			}
 			if got == oDeny {
 				deniedCells++
 				if f.deniedAudited(subject) {
 					auditedDenials++
 				} else {
 					mark = 'd'
+					t.Errorf("%s %s as %s: 403 without a denied audit event", row.method, rq.path, c)
 				}
 			}
 			n := counts[c]
@@ -773,9 +837,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 		tally = append(tally, fmt.Sprintf("%s %d allow/%d deny", c, n[0], n[1]))
 	}
 	t.Logf("authorisation matrix: %d endpoints x %d callers = %d cells in %s\n"+
-		"A allowed, D 403 (audited as denied), d 403 (not audited), U 401, N 404\n%s%s\n403s audited: %d of %d",
+		"A allowed, D 403 (audited as denied), d 403 (not audited), U 401, N 404\n%s%s\n403s audited: %d of %d; invalid-token 401s audited as auth.denied: %d",
 		len(rows), len(callers), total, time.Since(started).Round(time.Millisecond), summary.String(), strings.Join(tally, "; "),
-		auditedDenials, deniedCells)
+		auditedDenials, deniedCells, authDenied)
 }
 
 // deniedEvents returns the denied audit events of action on target by actor id.
