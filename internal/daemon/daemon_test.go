@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -140,5 +141,32 @@ func TestTLSConfigErrors(t *testing.T) {
 				t.Errorf("a bad TLS configuration still created %s (%v)", db, serr)
 			}
 		})
+	}
+}
+
+// TestSlowHeadersAreCut: a client that opens a request and never finishes
+// its headers (slowloris) is disconnected after the server's
+// ReadHeaderTimeout (10 s), so such clients cannot hold connections open.
+// It waits those 10 s, idle, in parallel with the other tests.
+func TestSlowHeadersAreCut(t *testing.T) {
+	t.Parallel()
+	d := startTLS(t, daemon.Config{})
+	var dialer net.Dialer
+	nc, err := dialer.DialContext(context.Background(), "tcp", strings.TrimPrefix(d.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := io.WriteString(nc, "GET /v1/health HTTP/1.1\r\nHost: pamd\r\nX-Slow: "); err != nil {
+		t.Fatal(err)
+	}
+	// Far above the timeout: this checks that pamd hangs up at all.
+	_ = nc.SetReadDeadline(time.Now().Add(45 * time.Second))
+	b, err := io.ReadAll(nc)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("pamd kept a connection with unfinished headers open for 45 s")
+	}
+	if strings.Contains(string(b), `"status":"ok"`) {
+		t.Errorf("an unfinished request was answered: %q", b)
 	}
 }
