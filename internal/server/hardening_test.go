@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
+	"github.com/accessplane/terraform-provider-pam/internal/client"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
@@ -347,4 +351,76 @@ func TestOversizedStreamedBody(t *testing.T) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	resp{status: res.StatusCode, header: res.Header, body: b}.problem(t, http.StatusRequestEntityTooLarge, api.CodePayloadTooLarge)
+}
+
+// TestClientConvergesThroughRateLimit: the provider's API client, sending
+// more than a token's allowance from 8 goroutines, gets 429s from a real
+// pamd limiter, honours their Retry-After and ends with every call done
+// exactly once (no failed call, no duplicate create). Real clock: it takes a
+// few seconds of mostly waiting.
+func TestClientConvergesThroughRateLimit(t *testing.T) {
+	var log bytes.Buffer
+	var mu sync.Mutex
+	d, err := daemon.Start(context.Background(), daemon.Config{
+		Listen: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "pamd.db"), BootstrapToken: adminToken, WorkerInterval: -1,
+		RateLimit: 10, RateBurst: 5, Logger: slog.New(slog.NewJSONHandler(lockedWriter{&log, &mu}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	c, err := client.New(client.Config{Endpoint: d.URL(), Token: adminToken, MaxRetries: 10, RetryWaitMax: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 8, 3
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each*2)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				r, err := c.CreateRole(context.Background(), api.RoleInput{Name: fmt.Sprintf("rl-%d-%d", w, i), AssignableScopes: []string{"/orgs"}})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				if _, err := c.GetRole(context.Background(), r.ID); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("call failed: %v", err)
+	}
+	page, err := c.ListRoles(context.Background(), api.RoleListParams{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != workers*each {
+		t.Errorf("%d roles on pamd, want %d (one per create)", len(page.Items), workers*each)
+	}
+	mu.Lock()
+	limited := strings.Count(log.String(), `"status":429`)
+	served := strings.Count(log.String(), `"status":200`) + strings.Count(log.String(), `"status":201`)
+	mu.Unlock()
+	if limited == 0 {
+		t.Error("no request was rate limited: the test did not exercise the limiter")
+	}
+	t.Logf("%d calls from %d goroutines at 10 req/s (burst 5): %d answered 429 and retried, %d served; %d roles, 0 errors",
+		2*workers*each, workers, limited, served, len(page.Items))
+}
+
+// lockedWriter serialises writes of the pamd log for a concurrent reader.
+type lockedWriter struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
