@@ -33,10 +33,20 @@ func (r *remote) bindEndpoint(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&r.endpoint, "endpoint", envOr("PAM_ENDPOINT", "http://"+daemon.DefaultListen), "pamd base URL (env PAM_ENDPOINT)")
 }
 
-// viaAPI tells commands that can work either way (on the database, or
-// through the API) that an endpoint was named.
-func (r *remote) viaAPI(cmd *cobra.Command) bool {
-	return cmd.Flags().Changed("endpoint") || os.Getenv("PAM_ENDPOINT") != ""
+// viaAPI decides, for commands that work either on the database or through
+// the API, which one the operator meant: an explicit flag wins, then
+// PAM_ENDPOINT in the environment; both flags at once is an error.
+func (r *remote) viaAPI(cmd *cobra.Command) (bool, error) {
+	endpoint, db := cmd.Flags().Changed("endpoint"), cmd.Flags().Changed("db")
+	switch {
+	case endpoint && db:
+		return false, errors.New("give --db (work on the database) or --endpoint (call the API), not both")
+	case endpoint:
+		return true, nil
+	case db:
+		return false, nil
+	}
+	return os.Getenv("PAM_ENDPOINT") != "", nil
 }
 
 func (r *remote) client() (*client.Client, error) {

@@ -76,6 +76,9 @@ func newTokenList(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+// cliActor is who operator commands on the database act as in the audit log.
+var cliActor = api.AuditActor{Type: "system", ID: "pamd-cli"}
+
 func newTokenRevoke(stdout io.Writer) *cobra.Command {
 	var db string
 	var r remote
@@ -87,16 +90,21 @@ from it: pamd refuses them with 401 from the next request on, SSH keys
 registered with them stop working, and token.revoked is appended to the audit
 chain for each.
 
-Without --endpoint (or PAM_ENDPOINT) the command opens the database (--db) on
-the server's host. With it, it calls DELETE /v1/tokens/{id} on that pamd as
-the holder of PAM_TOKEN: an admin revokes any token, anyone else only tokens
-of their own subject.`,
+With --db, or without --endpoint and PAM_ENDPOINT, the command opens the
+database on the server's host. With --endpoint (or PAM_ENDPOINT) it calls
+DELETE /v1/tokens/{id} on that pamd as the holder of PAM_TOKEN: an admin
+revokes any token, anyone else only tokens of their own subject.
+PAM_CA_CERT_FILE names the CA certificate of a pamd serving TLS.`,
 		Example: `  pamd token revoke tok_01J...                                  # on the server, via the database
   PAM_TOKEN=... pamd token revoke --endpoint https://pamd:8443 tok_01J...`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var revoked []string
-			if r.viaAPI(cmd) {
+			useAPI, err := r.viaAPI(cmd)
+			if err != nil {
+				return err
+			}
+			if useAPI {
 				c, err := r.client()
 				if err != nil {
 					return err
@@ -106,7 +114,7 @@ of their own subject.`,
 				}
 				revoked = []string{args[0]}
 			} else if err := withStore(cmd.Context(), db, func(st store.Store) (err error) {
-				revoked, err = daemon.RevokeToken(cmd.Context(), st, clock.Real{}, args[0], api.AuditActor{Type: "system", ID: "pamd-cli"})
+				revoked, err = daemon.RevokeToken(cmd.Context(), st, clock.Real{}, args[0], cliActor)
 				return err
 			}); err != nil {
 				return err
