@@ -69,7 +69,7 @@ resource "pam_role" "tls" {
 				return errors.New("the role id was never recorded")
 			}
 			if _, err := tlsClient.GetRole(context.Background(), id); !errors.Is(err, client.ErrNotFound) {
-				return fmt.Errorf("role %s after destroy: %v", id, err)
+				return fmt.Errorf("role %s after destroy: %w", id, err)
 			}
 			return nil
 		},
