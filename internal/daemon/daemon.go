@@ -112,8 +112,8 @@ type Config struct {
 // Defaults of `pamd serve` for Config.RateLimit and RateBurst; README
 // ("Rate limits") explains the figures.
 const (
-	DefaultRateLimit = 100
-	DefaultRateBurst = 200
+	DefaultRateLimit = 500
+	DefaultRateBurst = 1000
 )
 
 // DefaultWorkerInterval is the worker's default period.
