@@ -918,32 +918,60 @@ func TestAuthorisationRefusalsAudited(t *testing.T) {
 		t.Errorf("holder's secret = %q", sec.Secret)
 	}
 
-	// An expired token: accepted until its expiry, then 401 like any unknown token.
-	expiring, _, err := daemon.CreateToken(ctx, f.d.Store(), f.clock, daemon.TokenRequest{Subject: "user:short", ServerRoles: []string{api.ServerRoleAdmin}, TTL: time.Minute,
+	// An expired token: accepted until its expiry, then 401 like any unknown
+	// token, and audited as auth.denied with its id and reason.
+	expiring, expRec, err := daemon.CreateToken(ctx, f.d.Store(), f.clock, daemon.TokenRequest{Subject: "user:short", ServerRoles: []string{api.ServerRoleAdmin}, TTL: time.Minute,
 		IssuedBy: api.AuditActor{Type: "system", ID: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.do(http.MethodGet, api.PathRoles, expiring, nil).want(t, 200)
 	f.clock.Advance(time.Minute)
+	f.newEvents()
 	f.do(http.MethodGet, api.PathRoles, expiring, nil).problem(t, 401, api.CodeUnauthenticated)
 	f.do(http.MethodPost, api.PathRoles, expiring, api.RoleInput{Name: "late", AssignableScopes: []string{"/orgs"}}).problem(t, 401, api.CodeUnauthenticated)
+	if n := f.authDeniedFor("expired", expRec.ID); n != 2 {
+		t.Errorf("expired token: %d auth.denied events naming it, want 2", n)
+	}
 
-	// A revoked token. pamd has no revocation API or CLI yet (tokens expire
-	// or are removed from the store); removing the record must refuse the
-	// token on the next request, with no cache in between.
+	// A revoked token (DELETE /v1/tokens/{id} by an admin) is refused at
+	// its next request, with no cache in between; its record is gone, so the
+	// refusal is audited as an unknown token.
 	revoked, rec, err := daemon.CreateToken(ctx, f.d.Store(), f.clock, daemon.TokenRequest{Subject: "user:gone", ServerRoles: []string{api.ServerRoleAdmin},
 		IssuedBy: api.AuditActor{Type: "system", ID: "test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.do(http.MethodGet, api.PathRoles, revoked, nil).want(t, 200)
-	deleteTokenRow(t, f.dbPath, rec.ID)
+	f.do(http.MethodDelete, api.PathTokens+"/"+rec.ID, f.admin, nil).want(t, 204)
+	f.newEvents()
 	f.do(http.MethodGet, api.PathRoles, revoked, nil).problem(t, 401, api.CodeUnauthenticated)
+	if n := f.authDeniedFor("unknown", ""); n != 1 {
+		t.Errorf("revoked token: %d auth.denied events, want 1", n)
+	}
+	// A token removed from the store behind pamd's back is refused too.
+	removed, rec2, err := daemon.CreateToken(ctx, f.d.Store(), f.clock, daemon.TokenRequest{Subject: "user:removed",
+		IssuedBy: api.AuditActor{Type: "system", ID: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.do(http.MethodGet, api.PathRoles, removed, nil).want(t, 200)
+	deleteTokenRow(t, f.dbPath, rec2.ID)
+	f.do(http.MethodGet, api.PathRoles, removed, nil).problem(t, 401, api.CodeUnauthenticated)
 
-	// Authentication failures are answered before any handler runs and are
-	// not audit events (they have no actor); the refusals above are.
 	f.verifyAudit()
+}
+
+// authDeniedFor counts the auth.denied events with reason and target token
+// id appended since the last newEvents call.
+func (f *mxFixture) authDeniedFor(reason, tokenID string) int {
+	n := 0
+	for _, ev := range f.newEvents() {
+		if ev.Action == "auth.denied" && ev.Outcome == api.OutcomeDenied && auditReason(ev) == reason && ev.Target.ID == tokenID {
+			n++
+		}
+	}
+	return n
 }
 
 // deleteTokenRow removes a token record behind pamd's back (what revocation
