@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -45,8 +46,9 @@ func TestServeRejectsBadHardeningSettings(t *testing.T) {
 	}
 }
 
-// TestTokenRevokeThroughAPI: `pamd token revoke --endpoint` revokes over the
-// API (here over TLS with PAM_CA_CERT_FILE), as the token's own subject.
+// TestTokenRevokeThroughAPI: `pamd token list --endpoint` and `pamd token
+// revoke --endpoint` work over the API (here over TLS with PAM_CA_CERT_FILE),
+// as the token's own subject.
 func TestTokenRevokeThroughAPI(t *testing.T) {
 	files := tlstest.New(t)
 	db := filepath.Join(t.TempDir(), "pamd.db")
@@ -71,7 +73,17 @@ func TestTokenRevokeThroughAPI(t *testing.T) {
 	if _, _, err := run(t, "token", "revoke", "--endpoint", d.URL(), "--db", db, rec.ID); err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Fatalf("--db and --endpoint together: %v", err)
 	}
-	out, _, err := run(t, "token", "revoke", "--endpoint", d.URL(), rec.ID)
+	// Through the API carol lists only her own token (the bootstrap admin's
+	// is not shown to her).
+	out, _, err := run(t, "token", "list", "--endpoint", d.URL(), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []api.Token
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 1 || listed[0].ID != rec.ID || strings.Contains(out, tok) {
+		t.Fatalf("token list via API: %s %v", out, err)
+	}
+	out, _, err = run(t, "token", "revoke", "--endpoint", d.URL(), rec.ID)
 	if err != nil || !strings.Contains(out, "revoked "+rec.ID) {
 		t.Fatalf("revoke via API: %q %v", out, err)
 	}

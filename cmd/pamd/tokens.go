@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
-	"github.com/accessplane/terraform-provider-pam/internal/auth"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
@@ -32,48 +32,81 @@ func withStore(ctx context.Context, db string, fn func(store.Store) error) error
 
 func newTokenList(stdout io.Writer) *cobra.Command {
 	var db string
-	var asJSON bool
+	var r remote
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens (ids, subjects, roles, expiry; never the tokens)",
-		Args:  cobra.NoArgs,
+		Long: `List tokens: ids, subjects, groups, server roles, times, and for step-up tokens
+the token they were minted from (PARENT). Never a token or its hash.
+
+With --db, or without --endpoint and PAM_ENDPOINT, it reads the database. With
+--endpoint (or PAM_ENDPOINT) it calls GET /v1/tokens as the holder of
+PAM_TOKEN: an admin sees every token, anyone else their own.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var toks []auth.Token
-			if err := withStore(cmd.Context(), db, func(st store.Store) error {
-				return st.View(cmd.Context(), func(tx store.Tx) (err error) { toks, err = tx.ListTokens(); return err })
-			}); err != nil {
+			useAPI, err := r.viaAPI(cmd)
+			if err != nil {
 				return err
 			}
-			if asJSON {
-				type row struct {
-					ID          string     `json:"id"`
-					Subject     string     `json:"subject"`
-					Groups      []string   `json:"groups"`
-					ServerRoles []string   `json:"server_roles"`
-					CreatedAt   time.Time  `json:"created_at"`
-					ExpiresAt   *time.Time `json:"expires_at,omitempty"`
-				}
-				rows := make([]row, 0, len(toks))
-				for _, t := range toks {
-					rows = append(rows, row{t.ID, t.Subject, t.Groups, t.ServerRoles, t.CreatedAt, t.ExpiresAt})
-				}
-				return printJSON(stdout, rows)
+			var toks []api.Token
+			if useAPI {
+				toks, err = r.listTokens(cmd.Context())
+			} else {
+				err = withStore(cmd.Context(), db, func(st store.Store) error {
+					return st.View(cmd.Context(), func(tx store.Tx) error {
+						recs, err := tx.ListTokens()
+						for _, t := range recs {
+							toks = append(toks, catalog.TokenView(t))
+						}
+						return err
+					})
+				})
 			}
-			out := [][]string{{"ID", "SUBJECT", "GROUPS", "ROLES", "CREATED", "EXPIRES"}}
+			if err != nil {
+				return err
+			}
+			if r.json {
+				if toks == nil {
+					toks = []api.Token{}
+				}
+				return printJSON(stdout, toks)
+			}
+			out := [][]string{{"ID", "SUBJECT", "GROUPS", "ROLES", "CREATED", "EXPIRES", "PARENT"}}
 			for _, t := range toks {
 				exp := "never"
 				if t.ExpiresAt != nil {
 					exp = t.ExpiresAt.UTC().Format(time.RFC3339)
 				}
 				out = append(out, []string{t.ID, t.Subject, orDash(strings.Join(t.Groups, ",")), orDash(strings.Join(t.ServerRoles, ",")),
-					t.CreatedAt.UTC().Format(time.RFC3339), exp})
+					t.CreatedAt.UTC().Format(time.RFC3339), exp, orDash(t.ParentID)})
 			}
 			return table(stdout, out)
 		},
 	}
 	dbFlag(cmd, &db)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	r.bind(cmd)
 	return cmd
+}
+
+// listTokens reads every page of GET /v1/tokens.
+func (r *remote) listTokens(ctx context.Context) ([]api.Token, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	var out []api.Token
+	p := api.TokenListParams{PageSize: api.MaxPageSize}
+	for {
+		page, err := c.ListTokens(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.NextPageToken == "" {
+			return out, nil
+		}
+		p.PageToken = page.NextPageToken
+	}
 }
 
 // cliActor is who operator commands on the database act as in the audit log.
