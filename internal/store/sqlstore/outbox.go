@@ -121,8 +121,10 @@ func (t *tx) ClaimDueDeliveries(now time.Time, lease time.Duration, limit int) (
 	if err := rows.Err(); err != nil {
 		return nil, t.mapErr(err)
 	}
-	// The write transaction holds SQLite's write lock, so select-then-update
-	// cannot race another claimer; PostgreSQL would use FOR UPDATE SKIP LOCKED.
+	// Writers are serialised on both engines (SQLite's write lock, the
+	// PostgreSQL store's writer lock in Update), so the batch is claimed by
+	// the write transaction itself: select-then-update cannot race another
+	// claimer, on this replica or another. No SKIP LOCKED needed.
 	leased := now.Add(lease)
 	for i := range out {
 		if _, err := t.exec(`UPDATE provisioning_deliveries SET next_attempt_at = $1 WHERE id = $2`, ts(leased), out[i].ID); err != nil {

@@ -404,8 +404,10 @@ func (t *tx) queryElevations(q string, args ...any) ([]api.Elevation, error) {
 }
 
 func (t *tx) DueElevations(now time.Time, limit int) ([]api.Elevation, error) {
-	// SQLite serialises writers, so the batch is claimed by the write
-	// transaction itself; PostgreSQL would add FOR UPDATE SKIP LOCKED.
+	// Writers are serialised on both engines (SQLite's write lock, the
+	// PostgreSQL store's writer lock in Update), so the batch is claimed by
+	// the write transaction itself: select-then-update cannot race another
+	// claimer, on this replica or another. No SKIP LOCKED needed.
 	return t.queryElevations(`SELECT v.body FROM elevations v WHERE v.next_deadline_at IS NOT NULL AND v.next_deadline_at <= $1
 		ORDER BY v.next_deadline_at, v.id LIMIT $2`, ts(now), max(limit, 1))
 }

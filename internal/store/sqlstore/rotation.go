@@ -155,8 +155,10 @@ func (t *tx) OpenOperation(kind, targetType, targetID string) (store.Operation, 
 }
 
 func (t *tx) DueOperations(now time.Time, limit int) ([]store.Operation, error) {
-	// SQLite serialises writers, so the batch is claimed by the write
-	// transaction itself; PostgreSQL would add FOR UPDATE SKIP LOCKED.
+	// Writers are serialised on both engines (SQLite's write lock, the
+	// PostgreSQL store's writer lock in Update), so the batch is claimed by
+	// the write transaction itself: select-then-update cannot race another
+	// claimer, on this replica or another. No SKIP LOCKED needed.
 	n := ts(now)
 	return t.queryOperations(`SELECT body FROM operations
 		WHERE kind <> $1 AND ((state = 'queued' AND due_at <= $2) OR (state = 'running' AND claimed_until IS NOT NULL AND claimed_until <= $2))

@@ -188,9 +188,12 @@ func (t *tx) checkOne(res sql.Result, existsQ string, id string) error {
 
 // --- audit ---
 
-func (t *tx) AuditHead(chainID string) (audit.Head, error) {
+func (t *tx) AuditHead(chainID string) (audit.Head, error) { return t.auditHead(chainID, "") }
+
+// auditHead reads a chain's head, with lock appended to the SELECT.
+func (t *tx) auditHead(chainID, lock string) (audit.Head, error) {
 	var h audit.Head
-	err := t.queryRow(`SELECT head_sequence, head_hash FROM audit_chains WHERE chain_id = $1`, chainID).Scan(&h.Sequence, &h.Hash)
+	err := t.queryRow(`SELECT head_sequence, head_hash FROM audit_chains WHERE chain_id = $1`+lock, chainID).Scan(&h.Sequence, &h.Hash)
 	if errors.Is(t.mapErr(err), store.ErrNotFound) {
 		return audit.Head{Hash: audit.Genesis}, nil
 	}
@@ -201,14 +204,17 @@ func (t *tx) AppendAudit(ev *api.AuditEvent) error {
 	if ev.ChainID == "" {
 		ev.ChainID = audit.DefaultChain
 	}
-	// The write transaction already holds SQLite's single write lock, so
-	// reading the head and advancing it cannot race; PostgreSQL would need
-	// SELECT ... FOR UPDATE here.
+	// Reading the head and advancing it must not race another writer, or two
+	// events would get the same sequence (one insert then fails) or the chain
+	// would fork. SQLite's write transaction already holds the only write
+	// lock; on PostgreSQL Update also takes a global writer lock, and the
+	// head row is read FOR UPDATE as well, so that the chain stays one
+	// gap-free sequence even for a writer that did not go through Update.
 	if _, err := t.exec(`INSERT INTO audit_chains (chain_id, head_sequence, head_hash) VALUES ($1, 0, $2)
 		ON CONFLICT (chain_id) DO NOTHING`, ev.ChainID, audit.Genesis); err != nil {
 		return err
 	}
-	head, err := t.AuditHead(ev.ChainID)
+	head, err := t.auditHead(ev.ChainID, t.d.ForUpdate)
 	if err != nil {
 		return err
 	}
