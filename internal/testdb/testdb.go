@@ -114,4 +114,3 @@ func drop(t testing.TB, adminDSN, name string) {
 		t.Logf("drop test database %s: %v", name, err)
 	}
 }
-
