@@ -114,3 +114,10 @@ func drop(t testing.TB, adminDSN, name string) {
 		t.Logf("drop test database %s: %v", name, err)
 	}
 }
+
+// KeyFile is a master key file path for t (daemon.Config.MasterKeyFile),
+// generated on first use: a PostgreSQL-backed daemon has no default one.
+func KeyFile(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "pamd.key")
+}
