@@ -32,10 +32,10 @@ import (
 // use them.
 const (
 	// writerLockKey serialises every Update across all replicas.
-	writerLockKey int64 = 0x70616d64_0001 // "pamd" 1
+	writerLockKey int64 = 0x70616d64_00000001 // "pamd", 1
 	// leaderLockKey is held, at session level, by the replica that runs the
 	// background worker.
-	leaderLockKey int64 = 0x70616d64_0002 // "pamd" 2
+	leaderLockKey int64 = 0x70616d64_00000002 // "pamd", 2
 )
 
 // Defaults of Options.
@@ -204,6 +204,12 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 
 // classify maps PostgreSQL and connection errors onto store sentinels.
 func classify(err error) error {
+	// Checked first: a failed connect can wrap a server error (database
+	// not accepting connections, starting up) that is no fault of the
+	// statement.
+	if unreachable(err) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -218,10 +224,6 @@ func classify(err error) error {
 			strings.HasPrefix(pe.Code, "53"):  // insufficient resources (disk full, out of memory)
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
-		return nil
-	}
-	if unreachable(err) {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }
