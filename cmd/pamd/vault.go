@@ -220,6 +220,9 @@ value uses it. Restart pamd afterwards so that new secrets use the new key.`,
 				return err
 			}
 			path := daemon.MasterKeyPath(keyFile, db)
+			if path == "" {
+				return fmt.Errorf("with a PostgreSQL database, name the master key file shared by the replicas: --key-file or $%s", keys.EnvMasterKeyFile)
+			}
 			st, err := openStore(cmd.Context(), db)
 			if err != nil {
 				return err
