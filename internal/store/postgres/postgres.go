@@ -110,7 +110,12 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres %s: %w", where, err)
 	}
-	return &Store{db: db, where: where, leader: &elector{db: db}}, nil
+	// The leader lock lives on a connection of its own, outside the pool, so
+	// that holding it never takes a connection from request handling.
+	ldb := stdlib.OpenDB(*cfg)
+	ldb.SetMaxOpenConns(1)
+	ldb.SetMaxIdleConns(1)
+	return &Store{db: db, where: where, leader: &elector{db: ldb}}, nil
 }
 
 // waitFor pings the database until it answers, backing off from 250ms to
@@ -166,10 +171,10 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	return sqlstore.SchemaVersion(ctx, s.db, dialect)
 }
 
-// Close resigns leadership and closes the pool.
+// Close resigns leadership and closes the pools.
 func (s *Store) Close() error {
 	s.leader.resign()
-	return s.db.Close()
+	return errors.Join(s.leader.db.Close(), s.db.Close())
 }
 
 // Update runs fn in a read-write transaction that first takes a
