@@ -27,6 +27,10 @@ type roundRobin struct {
 	down     map[int]bool
 	next     atomic.Uint64
 	served   []atomic.Int64
+	total    atomic.Int64
+	// hook, when set before the first request, is called with the running
+	// count of requests, for faults at a chosen point.
+	hook func(n int64)
 }
 
 func newRoundRobin(t *testing.T, urls ...string) *roundRobin {
@@ -73,6 +77,9 @@ func refused(err error) bool {
 }
 
 func (rr *roundRobin) serve(w http.ResponseWriter, r *http.Request) {
+	if n := rr.total.Add(1); rr.hook != nil {
+		rr.hook(n)
+	}
 	// A request body can be read once; bodies here are small JSON, so the
 	// balancer keeps it to resend after a refused dial.
 	var body []byte

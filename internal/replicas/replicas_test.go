@@ -55,6 +55,7 @@ type cluster struct {
 	clock  *clock.Fake
 	nodes  []*daemon.Daemon
 	logs   []*syncBuf
+	mu     sync.Mutex // guards closed
 	closed []bool
 	lb     *roundRobin
 }
@@ -99,17 +100,28 @@ func startCluster(t *testing.T, n int) *cluster {
 }
 
 func (c *cluster) kill(i int) {
+	c.mu.Lock()
 	if c.closed[i] {
+		c.mu.Unlock()
 		return
 	}
 	c.closed[i] = true
+	c.mu.Unlock()
 	if err := c.nodes[i].Close(); err != nil {
 		c.t.Errorf("close replica %d: %v", i, err)
 	}
 }
 
+func (c *cluster) isClosed(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed[i]
+}
+
 // leaders returns the indexes of the live replicas that lead.
 func (c *cluster) leaders() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []int
 	for i, d := range c.nodes {
 		if !c.closed[i] && d.IsLeader() {
@@ -147,6 +159,8 @@ func (c *cluster) client() *client.Client {
 
 // live returns a replica that is still running.
 func (c *cluster) live() *daemon.Daemon {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i, d := range c.nodes {
 		if !c.closed[i] {
 			return d
@@ -276,7 +290,7 @@ func TestBurstAcrossReplicasWithOneKilled(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	if !c.closed[leader] {
+	if !c.isClosed(leader) {
 		t.Fatal("the leader was never killed")
 	}
 
