@@ -290,3 +290,39 @@ func TestLeaderElection(t *testing.T) {
 		t.Fatal("b still thinks it leads after its session was killed")
 	}
 }
+
+// TestWriterLockTimeout: a write waiting behind a writer that holds the lock
+// too long fails with ErrUnavailable (a 503) instead of hanging.
+func TestWriterLockTimeout(t *testing.T) {
+	admin := testdb.PostgresDSN(t)
+	dsn := testdb.NewPostgres(t, admin)
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 2, LockTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	// Another session (a wedged replica) holds the writer lock.
+	holder := adminDB(t, dsn)
+	conn, err := holder.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1)`, int64(0x70616d64_00000001)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = s.Update(context.Background(), func(tx store.Tx) error { return tx.PutSetting("k", "v") })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("update behind a held writer lock: %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("waited %s", d)
+	}
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(0x70616d64_00000001)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(context.Background(), func(tx store.Tx) error { return tx.PutSetting("k", "v") }); err != nil {
+		t.Fatalf("update after the lock is free: %v", err)
+	}
+}

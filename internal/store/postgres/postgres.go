@@ -42,6 +42,12 @@ const (
 const (
 	DefaultRetryFor = 30 * time.Second
 	DefaultMaxConns = 10
+	// DefaultLockTimeout bounds waiting for a lock, the writer lock above
+	// all: a write stuck behind a wedged one fails (503) instead of hanging.
+	DefaultLockTimeout = 30 * time.Second
+	// DefaultConnectTimeout bounds one connection attempt, so that a
+	// database host that drops packets fails a request instead of hanging it.
+	DefaultConnectTimeout = 10 * time.Second
 )
 
 // dialect tells the shared SQL code how PostgreSQL differs: rows read to be
@@ -57,6 +63,9 @@ type Options struct {
 	// MaxConns caps the connection pool of this replica (0 = DefaultMaxConns).
 	// Leader election takes one more connection while this replica leads.
 	MaxConns int
+	// LockTimeout is PostgreSQL's lock_timeout for pamd's sessions (0 =
+	// DefaultLockTimeout); a lock_timeout in the URL wins.
+	LockTimeout time.Duration
 	// Logger receives retry notices (nil = discard).
 	Logger *slog.Logger
 }
@@ -89,6 +98,15 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if _, set := cfg.RuntimeParams["lock_timeout"]; !set {
+		cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(o.LockTimeout.Milliseconds())
+	}
+	if cfg.ConnectTimeout == 0 { // no connect_timeout in the URL
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	where := fmt.Sprintf("%s/%s", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)), cfg.Database)
 	db := stdlib.OpenDB(*cfg)
