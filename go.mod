@@ -23,6 +23,8 @@ require (
 
 require golang.org/x/time v0.16.0
 
+require github.com/jackc/puddle/v2 v2.2.3 // indirect
+
 require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect

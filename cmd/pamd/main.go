@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,9 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
+	"github.com/accessplane/terraform-provider-pam/internal/keys"
+	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/store/engine"
 )
 
 // version is set at release with -ldflags "-X main.version=...".
@@ -60,7 +63,44 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func dbFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "db", envOr("PAMD_DB", daemon.DefaultDBPath), "SQLite database file (env PAMD_DB)")
+	cmd.Flags().StringVar(p, "db", envOr("PAMD_DB", daemon.DefaultDBPath),
+		"SQLite database file, or postgres://user:password@host:port/database URL shared by several replicas (env PAMD_DB)")
+}
+
+// dbTuning parses --db-retry and --db-max-conns. A retry of 0 means one
+// attempt (the daemon's 0 would mean its default).
+func dbTuning(retry, conns string) (time.Duration, int, error) {
+	r, err := time.ParseDuration(retry)
+	if err != nil || r < 0 {
+		return 0, 0, fmt.Errorf("--db-retry (PAMD_DB_RETRY) %q: use a duration such as 30s or 2m, or 0 to try once", retry)
+	}
+	if r == 0 {
+		r = -1
+	}
+	n, err := strconv.Atoi(conns)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, 0, fmt.Errorf("--db-max-conns (PAMD_DB_MAX_CONNS) %q: use a whole number from 1 to 1000", conns)
+	}
+	return r, n, nil
+}
+
+// openStore opens the database an operator command names, SQLite or
+// PostgreSQL (trying a PostgreSQL server once: an operator is waiting).
+func openStore(ctx context.Context, db string) (store.Store, error) {
+	return engine.Open(ctx, db, engine.Options{RetryFor: -1})
+}
+
+// dbExists refuses a SQLite file that is not there, rather than creating an
+// empty database for a command that only reads; a PostgreSQL URL is checked
+// by connecting.
+func dbExists(db string) error {
+	if engine.IsPostgres(db) {
+		return nil
+	}
+	if _, err := os.Stat(db); err != nil {
+		return fmt.Errorf("database %s: %w", db, err)
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -79,7 +119,8 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func newServe(stderr io.Writer) *cobra.Command {
-	var listen, db, level, format, sshListen, hostKey, tlsCert, tlsKey string
+	var listen, db, level, format, sshListen, hostKey, keyFile, tlsCert, tlsKey string
+	var dbRetry, dbConns string
 	var rateLimit float64
 	var rateBurst int
 	cmd := &cobra.Command{
@@ -105,11 +146,16 @@ at once; more get 429 with Retry-After (0 disables the limit).`,
 			if err := intFromEnv(cmd, "rate-burst", "PAMD_RATE_BURST", &rateBurst); err != nil {
 				return err
 			}
+			retry, conns, err := dbTuning(dbRetry, dbConns)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			d, err := daemon.Start(ctx, daemon.Config{
-				Listen: listen, DBPath: db, BootstrapToken: os.Getenv("PAMD_BOOTSTRAP_TOKEN"),
-				BootstrapOut: stderr, Logger: log, Version: version,
+				Listen: listen, DB: db, DBRetryFor: retry, DBMaxConns: conns, MasterKeyFile: keyFile,
+				BootstrapToken: os.Getenv("PAMD_BOOTSTRAP_TOKEN"),
+				BootstrapOut:   stderr, Logger: log, Version: version,
 				SSHListen: sshListenAddr(sshListen), HostKeyFile: hostKey,
 				TLSCertFile: tlsCert, TLSKeyFile: tlsKey, RateLimit: rateLimit, RateBurst: rateBurst,
 			})
@@ -127,6 +173,12 @@ at once; more get 429 with Retry-After (0 disables the limit).`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", envOr("PAMD_LISTEN", daemon.DefaultListen), "host:port to listen on (env PAMD_LISTEN)")
 	dbFlag(cmd, &db)
+	cmd.Flags().StringVar(&dbRetry, "db-retry", envOr("PAMD_DB_RETRY", "30s"),
+		"PostgreSQL: how long to keep retrying an unreachable server at start, with backoff; 0 tries once (env PAMD_DB_RETRY)")
+	cmd.Flags().StringVar(&dbConns, "db-max-conns", envOr("PAMD_DB_MAX_CONNS", "10"),
+		"PostgreSQL: connection pool size of this replica, plus one while it leads (env PAMD_DB_MAX_CONNS)")
+	cmd.Flags().StringVar(&keyFile, "master-key-file", "",
+		"master key file, generated on first start (default $"+keys.EnvMasterKeyFile+", else <db>.key; required with PostgreSQL unless $"+keys.EnvMasterKey+" is set)")
 	cmd.Flags().StringVar(&level, "log-level", envOr("PAMD_LOG_LEVEL", "info"), "debug, info, warn or error (env PAMD_LOG_LEVEL)")
 	cmd.Flags().StringVar(&format, "log-format", envOr("PAMD_LOG_FORMAT", "text"), "text or json (env PAMD_LOG_FORMAT)")
 	cmd.Flags().StringVar(&sshListen, "ssh-listen", os.Getenv("PAMD_SSH_LISTEN"),
@@ -201,7 +253,7 @@ hash is stored. Server roles: ` + strings.Join(api.ServerRoles, ", ") + `.`,
   pamd token create --subject user:alice --group dba --role requester --ttl 8h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sqlite.Open(cmd.Context(), db)
+			st, err := openStore(cmd.Context(), db)
 			if err != nil {
 				return err
 			}
@@ -240,10 +292,10 @@ func newAudit(stdout io.Writer) *cobra.Command {
 		Short: "Check the audit hash chain and report the first broken event",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := os.Stat(db); err != nil {
-				return fmt.Errorf("database %s: %w", db, err)
+			if err := dbExists(db); err != nil {
+				return err
 			}
-			st, err := sqlite.Open(cmd.Context(), db)
+			st, err := openStore(cmd.Context(), db)
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/client"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
 )
 
 // MFA commands: TOTP enrollment and removal through the API (PAM_TOKEN), the
@@ -160,7 +159,7 @@ The user enrolls again with pamd mfa enroll.`,
 		Example: `  pamd mfa reset --db /var/lib/pamd/pamd.db --subject user:alice`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sqlite.Open(cmd.Context(), db)
+			st, err := openStore(cmd.Context(), db)
 			if err != nil {
 				return err
 			}

@@ -14,12 +14,11 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
 )
 
 // withStore opens the database for an operator command and closes it after.
 func withStore(ctx context.Context, db string, fn func(store.Store) error) error {
-	st, err := sqlite.Open(ctx, db)
+	st, err := openStore(ctx, db)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
 )
 
 // newVaultCommands returns the vault commands: checkout, checkin, accounts
@@ -217,11 +216,14 @@ running with the old key keep opening; --prune-old removes it once no stored
 value uses it. Restart pamd afterwards so that new secrets use the new key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := os.Stat(db); err != nil {
-				return fmt.Errorf("database %s: %w", db, err)
+			if err := dbExists(db); err != nil {
+				return err
 			}
 			path := daemon.MasterKeyPath(keyFile, db)
-			st, err := sqlite.Open(cmd.Context(), db)
+			if path == "" {
+				return fmt.Errorf("with a PostgreSQL database, name the master key file shared by the replicas: --key-file or $%s", keys.EnvMasterKeyFile)
+			}
+			st, err := openStore(cmd.Context(), db)
 			if err != nil {
 				return err
 			}

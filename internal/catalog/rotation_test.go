@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"path/filepath"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"testing"
 	"time"
 
@@ -13,7 +13,6 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/rotation/connector"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
 )
 
 // fakeTarget is a connector whose target holds one password.
@@ -42,11 +41,7 @@ var errMismatch = errors.New("password mismatch")
 // pending secret working and stores it instead of rotating again.
 func TestRotationRecoversPendingSecret(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pamd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := testdb.Open(t)
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
 	kr, err := keys.New(master)

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +15,6 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/session"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
 )
 
 func TestMergeSessionUpdate(t *testing.T) {
@@ -56,11 +55,7 @@ func TestMergeSessionUpdate(t *testing.T) {
 
 func newSessionsForTest(t *testing.T) *Sessions {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pamd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := testdb.Open(t)
 	kr, err := keys.New(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
@@ -26,7 +27,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/rotation/connector"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
+	"github.com/accessplane/terraform-provider-pam/internal/store/engine"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
 
@@ -44,10 +45,23 @@ type Config struct {
 	// Listen is host:port; "127.0.0.1:0" picks a free port. Default DefaultListen
 	// (loopback: exposing pamd is a deliberate act).
 	Listen string
-	// DBPath is the SQLite file, created with migrations on first start.
+	// DB is the database: a SQLite file path, or a postgres:// (or
+	// postgresql://) URL of a PostgreSQL database shared by several
+	// replicas. Migrations are applied on start. "" means DBPath.
+	DB string
+	// DBPath is the SQLite file, created with migrations on first start
+	// (DefaultDBPath when DB and DBPath are both empty). Kept for callers
+	// that predate DB.
 	DBPath string
+	// DBRetryFor bounds how long Start waits for an unreachable PostgreSQL
+	// server, retrying with backoff (0 = 30s; negative = try once).
+	DBRetryFor time.Duration
+	// DBMaxConns caps this replica's PostgreSQL connection pool (0 = 10).
+	DBMaxConns int
 	// MasterKeyFile is the master key file; "" means $PAMD_MASTER_KEY_FILE,
-	// else DBPath + ".key". Generated (mode 0600) on first start.
+	// else DBPath + ".key" for SQLite. Generated (mode 0600) on first start.
+	// With PostgreSQL there is no default: every replica must be given the
+	// same key (this file or $PAMD_MASTER_KEY), or Start fails.
 	MasterKeyFile string
 	// Keyring protects secrets at rest (MFA secrets); nil loads it with
 	// keys.LoadOrCreate from MasterKeyFile (PAMD_MASTER_KEY wins when set).
@@ -92,7 +106,9 @@ type Config struct {
 	// sessions for the API (overriding Terminator).
 	SSHListen string
 	// HostKeyFile is the gateway's SSH host key; "" means DBPath +
-	// ".ssh_host_key". Generated (ed25519, mode 0600) on first start.
+	// ".ssh_host_key" (SQLite only: with PostgreSQL it must be set, and be
+	// the same file on every replica). Generated (ed25519, mode 0600) on
+	// first start.
 	HostKeyFile string
 	// TLSCertFile and TLSKeyFile, when both set, make pamd serve HTTPS (TLS
 	// 1.2 or later) with that PEM certificate chain and private key; URL
@@ -138,6 +154,18 @@ type Daemon struct {
 	// tls is nil for plain HTTP.
 	tls     *tls.Config
 	limiter ratelimit.Limiter
+	// elect is the store's leader election (PostgreSQL); nil means this
+	// replica always leads (SQLite: one process per database).
+	elect  elector
+	leader atomic.Bool
+}
+
+// elector is implemented by stores that several replicas share.
+type elector interface {
+	// Campaign takes or confirms the lead; true while this replica has it.
+	Campaign(ctx context.Context) (bool, error)
+	// Resign gives the lead up so that another replica takes it at once.
+	Resign()
 }
 
 // newRateLimiter builds the per-token limiter of cfg; nil when disabled.
@@ -166,8 +194,17 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
-	if cfg.DBPath == "" {
-		cfg.DBPath = DefaultDBPath
+	if cfg.DB == "" {
+		cfg.DB = cfg.DBPath
+	}
+	if cfg.DB == "" {
+		cfg.DB = DefaultDBPath
+	}
+	if !engine.IsPostgres(cfg.DB) {
+		cfg.DBPath = cfg.DB
+	} else if cfg.SSHListen != "" && cfg.HostKeyFile == "" {
+		return nil, errors.New("ssh gateway: with a PostgreSQL database, set the SSH host key file shared by every replica " +
+			"(--ssh-host-key, env PAMD_SSH_HOST_KEY), so that clients see one host key whichever replica answers")
 	}
 	if cfg.BootstrapOut == nil {
 		cfg.BootstrapOut = os.Stderr
@@ -204,11 +241,16 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		cfg.Keyring = kr
 	}
 
-	st, err := sqlite.Open(ctx, cfg.DBPath)
+	st, err := engine.Open(ctx, cfg.DB, engine.Options{RetryFor: cfg.DBRetryFor, MaxConns: cfg.DBMaxConns, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, store: st, done: make(chan error, 1), tls: tlsCfg, limiter: limiter}
+	if e, ok := st.(elector); ok {
+		d.elect = e
+	} else {
+		d.leader.Store(true)
+	}
 	if err := d.start(ctx); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
@@ -283,7 +325,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	d.startWorker()
-	d.cfg.Logger.Info("pamd listening", "url", d.url, "db", d.cfg.DBPath, "version", d.cfg.Version)
+	d.cfg.Logger.Info("pamd listening", "url", d.url, "db", engine.Describe(d.cfg.DB), "version", d.cfg.Version)
 	return nil
 }
 
@@ -303,11 +345,18 @@ func (d *Daemon) startWorker() {
 		defer close(d.worker)
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		d.Campaign(ctx) // lead from the start if no one else does
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				// Only the leader runs the background work. Claims stay
+				// transactional, so even two leaders at once (a lost
+				// connection not yet noticed) would not run a job twice.
+				if !d.Campaign(ctx) {
+					continue
+				}
 				if _, err := d.RunWorkerOnce(ctx); err != nil && ctx.Err() == nil {
 					d.cfg.Logger.Error("elevation worker pass failed", "error", err.Error())
 				}
@@ -315,6 +364,34 @@ func (d *Daemon) startWorker() {
 		}
 	}()
 }
+
+// Campaign takes or confirms the lead of the background worker and reports
+// whether this replica has it. With SQLite it always has. With PostgreSQL
+// the lead is a session advisory lock: when the leader dies or loses its
+// connection, another replica takes over at its next worker tick. The loop
+// calls it every WorkerInterval; tests with WorkerInterval < 0 call it
+// themselves.
+func (d *Daemon) Campaign(ctx context.Context) bool {
+	if d.elect == nil {
+		return true
+	}
+	lead, err := d.elect.Campaign(ctx)
+	if err != nil && ctx.Err() == nil {
+		d.cfg.Logger.Warn("leader election: cannot reach the database", "error", err.Error())
+	}
+	if was := d.leader.Swap(lead); was != lead {
+		if lead {
+			d.cfg.Logger.Info("leader election: this replica now runs the background worker", "url", d.url)
+		} else {
+			d.cfg.Logger.Warn("leader election: this replica lost the lead; another replica runs the background worker", "url", d.url)
+		}
+	}
+	return lead
+}
+
+// IsLeader reports whether this replica ran the background worker at its
+// last Campaign (always true with SQLite).
+func (d *Daemon) IsLeader() bool { return d.leader.Load() }
 
 // RunWorkerOnce runs one pass of the background worker now, at the
 // configured clock's time: every elevation whose next deadline has passed is
@@ -458,6 +535,10 @@ func (d *Daemon) Close() error {
 	if d.stop != nil {
 		d.stop()
 		<-d.worker
+	}
+	if d.elect != nil { // hand the lead over now rather than at a timeout
+		d.elect.Resign()
+		d.leader.Store(false)
 	}
 	var gwErr error
 	if d.gw != nil { // live sessions end (and are stored) before the store closes

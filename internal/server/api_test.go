@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"io"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -31,7 +31,7 @@ func start(t *testing.T) *env {
 	t.Helper()
 	fc := clock.NewFake(time.Now())
 	d, err := daemon.Start(context.Background(), daemon.Config{
-		Listen: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "pamd.db"), BootstrapToken: adminToken,
+		Listen: "127.0.0.1:0", DB: testdb.Target(t), MasterKeyFile: testdb.KeyFile(t), BootstrapToken: adminToken,
 		Clock: fc, Version: "test",
 	})
 	if err != nil {

@@ -5,11 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/accessplane/terraform-provider-pam/internal/store/engine"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -287,9 +287,9 @@ func (f *mxFixture) enrolTOTP(tok string, confirm bool) string {
 func startMatrix(t *testing.T) *mxFixture {
 	t.Helper()
 	fc := clock.NewFake(pimT0)
-	dbPath := filepath.Join(t.TempDir(), "pamd.db")
+	dbPath := testdb.Target(t)
 	d, err := daemon.Start(context.Background(), daemon.Config{
-		Listen: "127.0.0.1:0", DBPath: dbPath, BootstrapToken: adminToken, Clock: fc, Version: "test", WorkerInterval: -1,
+		Listen: "127.0.0.1:0", DB: dbPath, MasterKeyFile: testdb.KeyFile(t), BootstrapToken: adminToken, Clock: fc, Version: "test", WorkerInterval: -1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -975,19 +975,16 @@ func (f *mxFixture) authDeniedFor(reason, tokenID string) int {
 }
 
 // deleteTokenRow removes a token record behind pamd's back (what revocation
-// would do) through a second connection to the database.
-func deleteTokenRow(t *testing.T, path, id string) {
+// would do) through a second connection to the database (SQLite file or
+// PostgreSQL URL).
+func deleteTokenRow(t *testing.T, db, id string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	st, err := engine.Open(context.Background(), db, engine.Options{MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	res, err := db.ExecContext(context.Background(), "DELETE FROM tokens WHERE id = ?", id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		t.Fatalf("deleted %d token rows", n)
+	defer func() { _ = st.Close() }()
+	if err := st.Update(context.Background(), func(tx store.Tx) error { return tx.DeleteToken(id) }); err != nil {
+		t.Fatalf("delete token row: %v", err)
 	}
 }

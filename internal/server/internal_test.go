@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
 )
 
 func TestPointerFromLocation(t *testing.T) {
@@ -82,11 +81,7 @@ func TestParseIfMatch(t *testing.T) {
 }
 
 func TestPanicBecomesProblemWithoutDetails(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := testdb.Open(t)
 	s, err := New(Config{Store: st, PageTokenKey: []byte(strings.Repeat("k", 32))})
 	if err != nil {
 		t.Fatal(err)

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +55,7 @@ func startMFA(t *testing.T) mfaFixture {
 	fc := clock.NewFake(pimT0)
 	buf := &syncBuffer{}
 	d, err := daemon.Start(context.Background(), daemon.Config{
-		Listen: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "pamd.db"), BootstrapToken: adminToken,
+		Listen: "127.0.0.1:0", DB: testdb.Target(t), MasterKeyFile: testdb.KeyFile(t), BootstrapToken: adminToken,
 		Clock: fc, Version: "test", WorkerInterval: -1,
 		Logger: slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,7 +25,7 @@ func startPIM(t *testing.T) *env {
 	t.Helper()
 	fc := clock.NewFake(pimT0)
 	d, err := daemon.Start(context.Background(), daemon.Config{
-		Listen: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "pamd.db"), BootstrapToken: adminToken,
+		Listen: "127.0.0.1:0", DB: testdb.Target(t), MasterKeyFile: testdb.KeyFile(t), BootstrapToken: adminToken,
 		Clock: fc, Version: "test", WorkerInterval: -1,
 	})
 	if err != nil {

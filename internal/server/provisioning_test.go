@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -122,7 +122,7 @@ func startProvisioning(t *testing.T) provEnv {
 	fc := clock.NewFake(pimT0)
 	logs := &lockedBuffer{}
 	d, err := daemon.Start(context.Background(), daemon.Config{
-		Listen: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "pamd.db"), BootstrapToken: adminToken,
+		Listen: "127.0.0.1:0", DB: testdb.Target(t), MasterKeyFile: testdb.KeyFile(t), BootstrapToken: adminToken,
 		Clock: fc, Version: "test", WorkerInterval: -1,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// Rand 0 removes jitter: Jitter -1 alone does not (Policy.Next applies

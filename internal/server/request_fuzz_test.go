@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"mime"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +15,6 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
-	"github.com/accessplane/terraform-provider-pam/internal/store/sqlite"
 )
 
 // fuzzServer is the real pamd handler over a real SQLite store, served
@@ -30,11 +29,7 @@ type fuzzServer struct {
 func newFuzzServer(tb testing.TB) *fuzzServer {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "fuzz.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = st.Close() })
+	st := testdb.Open(tb)
 	clk := clock.Real{}
 	s, err := server.New(server.Config{Store: st, Clock: clk, PageTokenKey: []byte(strings.Repeat("k", 32)), Version: "fuzz"})
 	if err != nil {

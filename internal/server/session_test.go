@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -54,7 +54,7 @@ func startSessions(t *testing.T) *sessionEnv {
 	fc := clock.NewFake(pimT0)
 	term := &fakeTerminator{live: map[string]bool{}}
 	d, err := daemon.Start(context.Background(), daemon.Config{
-		Listen: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "pamd.db"), BootstrapToken: adminToken,
+		Listen: "127.0.0.1:0", DB: testdb.Target(t), MasterKeyFile: testdb.KeyFile(t), BootstrapToken: adminToken,
 		Clock: fc, Version: "test", WorkerInterval: -1, Terminator: term,
 	})
 	if err != nil {

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -56,7 +56,7 @@ func startVault(t *testing.T, withRotator bool) *vaultEnv {
 	fc := clock.NewFake(pimT0)
 	logs := &syncBuf{}
 	cfg := daemon.Config{
-		Listen: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "pamd.db"), BootstrapToken: adminToken,
+		Listen: "127.0.0.1:0", DB: testdb.Target(t), MasterKeyFile: testdb.KeyFile(t), BootstrapToken: adminToken,
 		Clock: fc, Version: "test", WorkerInterval: -1,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -1,8 +1,8 @@
 // Package store defines pamd's persistence boundary: the Store and Tx
 // interfaces that domain code writes against, the sentinel errors every
-// implementation returns, and the records that have no wire type. The SQLite
-// implementation lives in store/sqlite; storetest holds the conformance suite
-// that every implementation (SQLite now, PostgreSQL later) must pass.
+// implementation returns, and the records that have no wire type. The SQL
+// both engines share lives in store/sqlstore, the engines in store/sqlite and
+// store/postgres; storetest holds the conformance suite that both pass.
 package store
 
 import (

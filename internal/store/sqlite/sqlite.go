@@ -6,10 +6,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"time"
 
@@ -18,10 +16,11 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/store/sqlstore"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
+// dialect tells the shared SQL code how SQLite differs.
+var dialect = &sqlstore.Dialect{Name: "sqlite", Classify: classify}
 
 // busyTimeout bounds how long a connection waits for a lock before
 // SQLITE_BUSY; writers normally queue on the Go side first (one write conn).
@@ -58,7 +57,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	if err := migrate(ctx, w); err != nil {
+	if err := sqlstore.Migrate(ctx, w, goose.DialectSQLite3); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -71,43 +70,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return &Store{write: w, read: r}, nil
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	// Check before Up: goose would otherwise ignore unknown newer versions and
-	// this binary would run against a schema it does not understand.
-	current, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	srcs := p.ListSources()
-	known := int64(0)
-	if len(srcs) > 0 {
-		known = srcs[len(srcs)-1].Version
-	}
-	if current > known {
-		return fmt.Errorf("%w: database is at schema version %d, this pamd knows up to %d; upgrade pamd or use another database", store.ErrSchemaTooNew, current, known)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	return nil
-}
-
 // SchemaVersion reports the applied migration version; for diagnostics and tests.
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
-	var v int64
-	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	return v, nil
+	return sqlstore.SchemaVersion(ctx, s.read, dialect)
 }
 
 // Close closes both pools.
@@ -125,38 +90,14 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 	return s.run(ctx, s.read, true, fn)
 }
 
-func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) (err error) {
-	sqlTx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
-	if err != nil {
-		return mapErr(err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			_ = sqlTx.Rollback()
-		}
-	}()
-	if err = fn(&tx{ctx: ctx, tx: sqlTx}); err != nil {
-		return err
-	}
-	if err = sqlTx.Commit(); err != nil {
-		return mapErr(err)
-	}
-	return nil
+func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) error {
+	return sqlstore.Run(ctx, dialect, func(ctx context.Context) (*sql.Tx, error) {
+		return db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	}, fn)
 }
 
-// mapErr turns driver errors into store sentinels; other errors pass through
-// wrapped, so callers can still log them.
-func mapErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
+// classify maps SQLite result codes onto store sentinels.
+func classify(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
@@ -168,5 +109,5 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 	}
-	return fmt.Errorf("sqlite: %w", err)
+	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"encoding/json"
@@ -16,7 +16,7 @@ import (
 func (t *tx) GetSessionPolicy(id string) (api.SessionPolicy, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM session_policies WHERE id = $1`, id).Scan(&body); err != nil {
-		return api.SessionPolicy{}, mapErr(err)
+		return api.SessionPolicy{}, t.mapErr(err)
 	}
 	return decodeBody[api.SessionPolicy]("session policy", body)
 }
@@ -24,21 +24,21 @@ func (t *tx) GetSessionPolicy(id string) (api.SessionPolicy, error) {
 func (t *tx) GetSessionPolicyIDByName(name string) (string, error) {
 	var id string
 	err := t.queryRow(`SELECT id FROM session_policies WHERE name = $1`, name).Scan(&id)
-	return id, mapErr(err)
+	return id, t.mapErr(err)
 }
 
 func (t *tx) ListSessionPolicies(f store.SessionPolicyFilter) ([]api.SessionPolicy, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM session_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.SessionPolicy{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		p, err := decodeBody[api.SessionPolicy]("session policy", body)
 		if err != nil {
@@ -46,7 +46,7 @@ func (t *tx) ListSessionPolicies(f store.SessionPolicyFilter) ([]api.SessionPoli
 		}
 		out = append(out, p)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertSessionPolicy(p api.SessionPolicy) error {
@@ -98,7 +98,7 @@ func (t *tx) CreateSession(s api.Session) error {
 func (t *tx) sessionOnly(id string) (api.Session, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM sessions WHERE id = $1`, id).Scan(&body); err != nil {
-		return api.Session{}, mapErr(err)
+		return api.Session{}, t.mapErr(err)
 	}
 	return decodeBody[api.Session]("session", body)
 }
@@ -124,7 +124,7 @@ func (t *tx) filterHits(from, to string) (map[string][]api.CommandFilterHit, err
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT session_id, at, command, rule_index, action FROM session_filter_hits
 		WHERE session_id >= $1 AND session_id <= $2 ORDER BY session_id, seq`, from, to)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := map[string][]api.CommandFilterHit{}
@@ -132,14 +132,14 @@ func (t *tx) filterHits(from, to string) (map[string][]api.CommandFilterHit, err
 		var id, at string
 		var h api.CommandFilterHit
 		if err := rows.Scan(&id, &at, &h.Command, &h.RuleIndex, &h.Action); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		if h.At, err = parseTS(at); err != nil {
 			return nil, err
 		}
 		out[id] = append(out[id], h)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) UpdateSession(s api.Session) error {
@@ -175,7 +175,7 @@ func (t *tx) TouchSession(id string, at time.Time) error {
 func (t *tx) AppendFilterHit(sessionID string, hit api.CommandFilterHit) error {
 	var one int
 	if err := t.queryRow(`SELECT 1 FROM sessions WHERE id = $1`, sessionID).Scan(&one); err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	if len(hit.Command) > api.MaxFilterHitCommandLength {
 		hit.Command = hit.Command[:api.MaxFilterHitCommandLength]
@@ -219,14 +219,14 @@ func (t *tx) ListSessions(f store.SessionFilter) ([]api.Session, error) {
 	q.WriteString(` ORDER BY id LIMIT ` + arg(max(f.Limit, 1)))
 	rows, err := t.tx.QueryContext(t.ctx, q.String(), args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	out := []api.Session{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
 			_ = rows.Close()
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		s, err := decodeBody[api.Session]("session", body)
 		if err != nil {
@@ -236,10 +236,10 @@ func (t *tx) ListSessions(f store.SessionFilter) ([]api.Session, error) {
 		out = append(out, s)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	if len(out) == 0 {
 		return out, nil
@@ -261,7 +261,7 @@ func (t *tx) CountActiveSessions(principal api.Actor) (int, error) {
 	var n int
 	err := t.queryRow(`SELECT COUNT(*) FROM sessions WHERE principal_type = $1 AND principal_id = $2 AND state IN ($3, $4, $5)`,
 		principal.Type, principal.ID, api.SessionPending, api.SessionActive, api.SessionTerminating).Scan(&n)
-	return n, mapErr(err)
+	return n, t.mapErr(err)
 }
 
 // --- recordings ---
@@ -280,7 +280,7 @@ func (t *tx) PutRecording(r store.RecordingRecord) error {
 func (t *tx) GetRecording(id string) (store.RecordingRecord, error) {
 	var body, sealed string
 	if err := t.queryRow(`SELECT body, sealed FROM session_recordings WHERE id = $1`, id).Scan(&body, &sealed); err != nil {
-		return store.RecordingRecord{}, mapErr(err)
+		return store.RecordingRecord{}, t.mapErr(err)
 	}
 	m, err := decodeBody[api.SessionRecording]("session recording", body)
 	if err != nil {
@@ -293,14 +293,14 @@ func (t *tx) ListRecordings(f store.RecordingFilter) ([]api.SessionRecording, er
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM session_recordings WHERE id > $1 AND ($2 = '' OR session_id = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.SessionID, max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.SessionRecording{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		r, err := decodeBody[api.SessionRecording]("session recording", body)
 		if err != nil {
@@ -308,5 +308,5 @@ func (t *tx) ListRecordings(f store.RecordingFilter) ([]api.SessionRecording, er
 		}
 		out = append(out, r)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }

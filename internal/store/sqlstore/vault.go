@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
@@ -18,11 +18,11 @@ import (
 
 const safeCountSQL = `(SELECT COUNT(*) FROM vault_accounts a WHERE a.safe_id = s.id)`
 
-func scanSafe(sc scanner) (api.Safe, error) {
+func (t *tx) scanSafe(sc scanner) (api.Safe, error) {
 	var body string
 	var n int
 	if err := sc.Scan(&body, &n); err != nil {
-		return api.Safe{}, mapErr(err)
+		return api.Safe{}, t.mapErr(err)
 	}
 	s, err := decodeBody[api.Safe]("safe", body)
 	s.AccountCount = n
@@ -39,31 +39,31 @@ func safeBody(s api.Safe) (string, error) {
 }
 
 func (t *tx) GetSafe(id string) (api.Safe, error) {
-	return scanSafe(t.queryRow(`SELECT s.body, `+safeCountSQL+` FROM safes s WHERE s.id = $1`, id))
+	return t.scanSafe(t.queryRow(`SELECT s.body, `+safeCountSQL+` FROM safes s WHERE s.id = $1`, id))
 }
 
 func (t *tx) GetSafeIDByName(name string) (string, error) {
 	var id string
 	err := t.queryRow(`SELECT id FROM safes WHERE name = $1`, name).Scan(&id)
-	return id, mapErr(err)
+	return id, t.mapErr(err)
 }
 
 func (t *tx) ListSafes(f store.SafeFilter) ([]api.Safe, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT s.body, `+safeCountSQL+` FROM safes s WHERE s.id > $1 AND ($2 = '' OR s.name = $2) ORDER BY s.id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.Safe{}
 	for rows.Next() {
-		s, err := scanSafe(rows)
+		s, err := t.scanSafe(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertSafe(s api.Safe) error {
@@ -91,10 +91,10 @@ func (t *tx) DeleteSafe(id string) error { return t.deleteByID("safes", id) }
 
 // --- vault accounts ---
 
-func scanAccount(sc scanner) (api.VaultAccount, error) {
+func (t *tx) scanAccount(sc scanner) (api.VaultAccount, error) {
 	var body, status string
 	if err := sc.Scan(&body, &status); err != nil {
-		return api.VaultAccount{}, mapErr(err)
+		return api.VaultAccount{}, t.mapErr(err)
 	}
 	a, err := decodeBody[api.VaultAccount]("vault account", body)
 	if err != nil {
@@ -117,25 +117,25 @@ func accountBody(a api.VaultAccount) (string, error) {
 }
 
 func (t *tx) GetVaultAccount(id string) (api.VaultAccount, error) {
-	return scanAccount(t.queryRow(`SELECT body, status FROM vault_accounts WHERE id = $1`, id))
+	return t.scanAccount(t.queryRow(`SELECT body, status FROM vault_accounts WHERE id = $1`, id))
 }
 
 func (t *tx) GetVaultAccountIDsByName(safeID, name string) ([]string, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT id FROM vault_accounts WHERE name = $1 AND ($2 = '' OR safe_id = $2) ORDER BY id`, name, safeID)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		out = append(out, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	if len(out) == 0 {
 		return nil, store.ErrNotFound
@@ -148,18 +148,18 @@ func (t *tx) ListVaultAccounts(f store.VaultAccountFilter) ([]api.VaultAccount, 
 		WHERE id > $1 AND ($2 = '' OR safe_id = $2) AND ($3 = '' OR name = $3) AND ($4 = '' OR platform = $4)
 		ORDER BY id LIMIT $5`, f.AfterID, f.SafeID, f.Name, f.Platform, max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.VaultAccount{}
 	for rows.Next() {
-		a, err := scanAccount(rows)
+		a, err := t.scanAccount(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, a)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertVaultAccount(a api.VaultAccount) error {
@@ -207,7 +207,7 @@ func (t *tx) SetVaultAccountStatus(id string, st api.VaultAccountStatus) error {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	} else if n == 0 {
 		return store.ErrNotFound
 	}
@@ -219,11 +219,11 @@ func (t *tx) SetVaultAccountStatus(id string, st api.VaultAccountStatus) error {
 //nolint:gosec // column names, not a credential
 const secretCols = `account_id, version, sealed, source, operation_id, created_at, created_by_type, created_by_id`
 
-func scanSecret(sc scanner) (store.SecretVersionRecord, error) {
+func (t *tx) scanSecret(sc scanner) (store.SecretVersionRecord, error) {
 	var r store.SecretVersionRecord
 	var created string
 	if err := sc.Scan(&r.AccountID, &r.Version, &r.Sealed, &r.Source, &r.OperationID, &created, &r.CreatedBy.Type, &r.CreatedBy.ID); err != nil {
-		return r, mapErr(err)
+		return r, t.mapErr(err)
 	}
 	var err error
 	r.CreatedAt, err = parseTS(created)
@@ -237,24 +237,24 @@ func (t *tx) InsertSecretVersion(r store.SecretVersionRecord) error {
 }
 
 func (t *tx) GetSecretVersion(accountID string, version int64) (store.SecretVersionRecord, error) {
-	return scanSecret(t.queryRow(`SELECT `+secretCols+` FROM vault_secret_versions WHERE account_id = $1 AND version = $2`, accountID, version))
+	return t.scanSecret(t.queryRow(`SELECT `+secretCols+` FROM vault_secret_versions WHERE account_id = $1 AND version = $2`, accountID, version))
 }
 
 func (t *tx) ListSecretVersions(accountID string) ([]store.SecretVersionRecord, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+secretCols+` FROM vault_secret_versions WHERE account_id = $1 ORDER BY version DESC`, accountID)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []store.SecretVersionRecord{}
 	for rows.Next() {
-		r, err := scanSecret(rows)
+		r, err := t.scanSecret(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 // --- sealed values (master key rotation) ---
@@ -265,18 +265,18 @@ func (t *tx) ListSealedValues() ([]store.SealedValue, error) {
 		UNION ALL SELECT 'role_webhook', role_id, position, secret FROM role_webhooks
 		UNION ALL SELECT 'session_recording', id, 0, sealed FROM session_recordings WHERE sealed <> '' ORDER BY 1, 2, 3`)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []store.SealedValue{}
 	for rows.Next() {
 		var v store.SealedValue
 		if err := rows.Scan(&v.Kind, &v.Key, &v.Version, &v.Sealed); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		out = append(out, v)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) ReplaceSealedValue(v store.SealedValue) error {
@@ -298,7 +298,7 @@ func (t *tx) ReplaceSealedValue(v store.SealedValue) error {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	} else if n == 0 {
 		return store.ErrNotFound
 	}
@@ -318,14 +318,14 @@ func checkoutBody(c api.Checkout) (string, error) {
 func (t *tx) queryCheckouts(q string, args ...any) ([]api.Checkout, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.Checkout{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		c, err := decodeBody[api.Checkout]("checkout", body)
 		if err != nil {
@@ -333,13 +333,13 @@ func (t *tx) queryCheckouts(q string, args ...any) ([]api.Checkout, error) {
 		}
 		out = append(out, c)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) GetCheckout(id string) (api.Checkout, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM checkouts WHERE id = $1`, id).Scan(&body); err != nil {
-		return api.Checkout{}, mapErr(err)
+		return api.Checkout{}, t.mapErr(err)
 	}
 	return decodeBody[api.Checkout]("checkout", body)
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"encoding/json"
@@ -22,7 +22,7 @@ func (t *tx) InsertSSHKey(k api.SSHKey) error {
 func (t *tx) sshKeyWhere(where string, arg any) (api.SSHKey, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM ssh_keys WHERE `+where+` = $1`, arg).Scan(&body); err != nil { //nolint:gosec // where is a constant column name
-		return api.SSHKey{}, mapErr(err)
+		return api.SSHKey{}, t.mapErr(err)
 	}
 	return decodeBody[api.SSHKey]("ssh key", body)
 }
@@ -37,14 +37,14 @@ func (t *tx) ListSSHKeys(f store.SSHKeyFilter) ([]api.SSHKey, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM ssh_keys WHERE id > $1 AND ($2 = '' OR subject = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Subject, max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.SSHKey{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		k, err := decodeBody[api.SSHKey]("ssh key", body)
 		if err != nil {
@@ -52,7 +52,7 @@ func (t *tx) ListSSHKeys(f store.SSHKeyFilter) ([]api.SSHKey, error) {
 		}
 		out = append(out, k)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) DeleteSSHKey(id string) error { return t.deleteByID("ssh_keys", id) }

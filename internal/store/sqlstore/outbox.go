@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
@@ -16,18 +16,18 @@ func (t *tx) GetRoleWebhooks(roleID string) ([]store.RoleWebhook, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT url, secret, secret_version FROM role_webhooks
 		WHERE role_id = $1 ORDER BY position`, roleID)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []store.RoleWebhook{}
 	for rows.Next() {
 		var h store.RoleWebhook
 		if err := rows.Scan(&h.URL, &h.Secret, &h.SecretVersion); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		out = append(out, h)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) PutRoleWebhooks(roleID string, hooks []store.RoleWebhook) error {
@@ -48,13 +48,13 @@ func (t *tx) PutRoleWebhooks(roleID string, hooks []store.RoleWebhook) error {
 const deliveryCols = `id, elevation_id, event, target_url, attempts, next_attempt_at, created_at,
 	delivered_at, failed_at, last_error`
 
-func scanDelivery(s scanner) (store.Delivery, error) {
+func (t *tx) scanDelivery(s scanner) (store.Delivery, error) {
 	var d store.Delivery
 	var event, next, created string
 	var delivered, failed sql.NullString
 	if err := s.Scan(&d.ID, &d.ElevationID, &event, &d.URL, &d.Attempts, &next, &created,
 		&delivered, &failed, &d.LastError); err != nil {
-		return d, mapErr(err)
+		return d, t.mapErr(err)
 	}
 	ev, err := decodeBody[provision.Event]("delivery event", event)
 	if err != nil {
@@ -104,11 +104,11 @@ func (t *tx) ClaimDueDeliveries(now time.Time, lease time.Duration, limit int) (
 		WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
 		ORDER BY next_attempt_at, created_at, id LIMIT $2`, ts(now), max(limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	var out []store.Delivery
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := t.scanDelivery(rows)
 		if err != nil {
 			_ = rows.Close()
 			return nil, err
@@ -116,13 +116,15 @@ func (t *tx) ClaimDueDeliveries(now time.Time, lease time.Duration, limit int) (
 		out = append(out, d)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
-	// The write transaction holds SQLite's write lock, so select-then-update
-	// cannot race another claimer; PostgreSQL would use FOR UPDATE SKIP LOCKED.
+	// Writers are serialised on both engines (SQLite's write lock, the
+	// PostgreSQL store's writer lock in Update), so the batch is claimed by
+	// the write transaction itself: select-then-update cannot race another
+	// claimer, on this replica or another. No SKIP LOCKED needed.
 	leased := now.Add(lease)
 	for i := range out {
 		if _, err := t.exec(`UPDATE provisioning_deliveries SET next_attempt_at = $1 WHERE id = $2`, ts(leased), out[i].ID); err != nil {
@@ -134,7 +136,7 @@ func (t *tx) ClaimDueDeliveries(now time.Time, lease time.Duration, limit int) (
 }
 
 func (t *tx) GetDelivery(id string) (store.Delivery, error) {
-	return scanDelivery(t.queryRow(`SELECT `+deliveryCols+` FROM provisioning_deliveries WHERE id = $1`, id))
+	return t.scanDelivery(t.queryRow(`SELECT `+deliveryCols+` FROM provisioning_deliveries WHERE id = $1`, id))
 }
 
 func (t *tx) ListDeliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
@@ -142,18 +144,18 @@ func (t *tx) ListDeliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 		WHERE ($1 = '' OR elevation_id = $1) AND ($2 = '' OR event_type = $2)
 		ORDER BY created_at, id`, f.ElevationID, string(f.EventType))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []store.Delivery{}
 	for rows.Next() {
-		d, err := scanDelivery(rows)
+		d, err := t.scanDelivery(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, d)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) UpdateDelivery(d store.Delivery) error {
@@ -165,7 +167,7 @@ func (t *tx) UpdateDelivery(d store.Delivery) error {
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	if n == 0 {
 		return store.ErrNotFound

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
@@ -15,7 +15,7 @@ import (
 func (t *tx) GetRotationSchedule(id string) (api.RotationSchedule, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM rotation_schedules WHERE id = $1`, id).Scan(&body); err != nil {
-		return api.RotationSchedule{}, mapErr(err)
+		return api.RotationSchedule{}, t.mapErr(err)
 	}
 	return decodeBody[api.RotationSchedule]("rotation schedule", body)
 }
@@ -23,21 +23,21 @@ func (t *tx) GetRotationSchedule(id string) (api.RotationSchedule, error) {
 func (t *tx) GetRotationScheduleIDByName(name string) (string, error) {
 	var id string
 	err := t.queryRow(`SELECT id FROM rotation_schedules WHERE name = $1`, name).Scan(&id)
-	return id, mapErr(err)
+	return id, t.mapErr(err)
 }
 
 func (t *tx) ListRotationSchedules(f store.RotationScheduleFilter) ([]api.RotationSchedule, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM rotation_schedules WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.RotationSchedule{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		s, err := decodeBody[api.RotationSchedule]("rotation schedule", body)
 		if err != nil {
@@ -45,7 +45,7 @@ func (t *tx) ListRotationSchedules(f store.RotationScheduleFilter) ([]api.Rotati
 		}
 		out = append(out, s)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertRotationSchedule(s api.RotationSchedule) error {
@@ -85,7 +85,7 @@ func operationArgs(op store.Operation) (string, error) {
 func (t *tx) GetOperation(id string) (store.Operation, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM operations WHERE id = $1`, id).Scan(&body); err != nil {
-		return store.Operation{}, mapErr(err)
+		return store.Operation{}, t.mapErr(err)
 	}
 	return decodeBody[store.Operation]("operation", body)
 }
@@ -113,7 +113,7 @@ func (t *tx) UpdateOperation(op store.Operation) error {
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	if n == 0 {
 		return store.ErrNotFound
@@ -124,14 +124,14 @@ func (t *tx) UpdateOperation(op store.Operation) error {
 func (t *tx) queryOperations(q string, args ...any) ([]store.Operation, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []store.Operation{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		op, err := decodeBody[store.Operation]("operation", body)
 		if err != nil {
@@ -139,7 +139,7 @@ func (t *tx) queryOperations(q string, args ...any) ([]store.Operation, error) {
 		}
 		out = append(out, op)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) OpenOperation(kind, targetType, targetID string) (store.Operation, error) {
@@ -155,8 +155,10 @@ func (t *tx) OpenOperation(kind, targetType, targetID string) (store.Operation, 
 }
 
 func (t *tx) DueOperations(now time.Time, limit int) ([]store.Operation, error) {
-	// SQLite serialises writers, so the batch is claimed by the write
-	// transaction itself; PostgreSQL would add FOR UPDATE SKIP LOCKED.
+	// Writers are serialised on both engines (SQLite's write lock, the
+	// PostgreSQL store's writer lock in Update), so the batch is claimed by
+	// the write transaction itself: select-then-update cannot race another
+	// claimer, on this replica or another. No SKIP LOCKED needed.
 	n := ts(now)
 	return t.queryOperations(`SELECT body FROM operations
 		WHERE kind <> $1 AND ((state = 'queued' AND due_at <= $2) OR (state = 'running' AND claimed_until IS NOT NULL AND claimed_until <= $2))
@@ -171,12 +173,12 @@ func (t *tx) ChildOperations(parentID string) ([]store.Operation, error) {
 
 const rotationAccountCols = `account_id, schedule_id, schedule_version, next_rotation_at, fire_at, next_verification_at`
 
-func scanRotationAccount(s scanner) (store.RotationAccount, error) {
+func (t *tx) scanRotationAccount(s scanner) (store.RotationAccount, error) {
 	var r store.RotationAccount
 	var next, fire string
 	var verify sql.NullString
 	if err := s.Scan(&r.AccountID, &r.ScheduleID, &r.ScheduleVersion, &next, &fire, &verify); err != nil {
-		return r, mapErr(err)
+		return r, t.mapErr(err)
 	}
 	var err error
 	if r.NextRotationAt, err = parseTS(next); err != nil {
@@ -196,7 +198,7 @@ func scanRotationAccount(s scanner) (store.RotationAccount, error) {
 }
 
 func (t *tx) GetRotationAccount(accountID string) (store.RotationAccount, error) {
-	return scanRotationAccount(t.queryRow(`SELECT `+rotationAccountCols+` FROM rotation_accounts WHERE account_id = $1`, accountID))
+	return t.scanRotationAccount(t.queryRow(`SELECT `+rotationAccountCols+` FROM rotation_accounts WHERE account_id = $1`, accountID))
 }
 
 func (t *tx) PutRotationAccount(r store.RotationAccount) error {
@@ -216,18 +218,18 @@ func (t *tx) DeleteRotationAccount(accountID string) error {
 func (t *tx) queryRotationAccounts(q string, args ...any) ([]store.RotationAccount, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []store.RotationAccount{}
 	for rows.Next() {
-		r, err := scanRotationAccount(rows)
+		r, err := t.scanRotationAccount(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) ListRotationAccounts() ([]store.RotationAccount, error) {

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
@@ -39,7 +39,7 @@ func (t *tx) deleteByID(table, id string) error {
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	if n == 0 {
 		return store.ErrNotFound
@@ -52,7 +52,7 @@ func (t *tx) deleteByID(table, id string) error {
 func (t *tx) GetActivationPolicy(id string) (api.ActivationPolicy, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM activation_policies WHERE id = $1`, id).Scan(&body); err != nil {
-		return api.ActivationPolicy{}, mapErr(err)
+		return api.ActivationPolicy{}, t.mapErr(err)
 	}
 	return decodeBody[api.ActivationPolicy]("activation policy", body)
 }
@@ -60,21 +60,21 @@ func (t *tx) GetActivationPolicy(id string) (api.ActivationPolicy, error) {
 func (t *tx) GetActivationPolicyIDByName(name string) (string, error) {
 	var id string
 	err := t.queryRow(`SELECT id FROM activation_policies WHERE name = $1`, name).Scan(&id)
-	return id, mapErr(err)
+	return id, t.mapErr(err)
 }
 
 func (t *tx) ListActivationPolicies(f store.ActivationPolicyFilter) ([]api.ActivationPolicy, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM activation_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.ActivationPolicy{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		p, err := decodeBody[api.ActivationPolicy]("activation policy", body)
 		if err != nil {
@@ -82,7 +82,7 @@ func (t *tx) ListActivationPolicies(f store.ActivationPolicyFilter) ([]api.Activ
 		}
 		out = append(out, p)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertActivationPolicy(p api.ActivationPolicy) error {
@@ -113,7 +113,7 @@ func (t *tx) PolicyReferences(policyID string) (int, string, error) {
 	var n int
 	var example sql.NullString
 	err := t.queryRow(`SELECT COUNT(*), MIN(id) FROM eligible_role_assignments WHERE activation_policy_id = $1`, policyID).Scan(&n, &example)
-	return n, example.String, mapErr(err)
+	return n, example.String, t.mapErr(err)
 }
 
 // --- eligible role assignments ---
@@ -121,11 +121,11 @@ func (t *tx) PolicyReferences(policyID string) (int, string, error) {
 // activeCountSQL counts the active elevations of the row e at $1 (now).
 const activeCountSQL = `(SELECT COUNT(*) FROM elevations v WHERE v.eligible_role_assignment_id = e.id AND v.state = 'active' AND v.end_at > $1)`
 
-func scanEligibility(s scanner) (api.EligibleRoleAssignment, error) {
+func (t *tx) scanEligibility(s scanner) (api.EligibleRoleAssignment, error) {
 	var body string
 	var n int
 	if err := s.Scan(&body, &n); err != nil {
-		return api.EligibleRoleAssignment{}, mapErr(err)
+		return api.EligibleRoleAssignment{}, t.mapErr(err)
 	}
 	e, err := decodeBody[api.EligibleRoleAssignment]("eligible role assignment", body)
 	e.ActiveElevationCount = n
@@ -133,14 +133,14 @@ func scanEligibility(s scanner) (api.EligibleRoleAssignment, error) {
 }
 
 func (t *tx) GetEligibility(id string, now time.Time) (api.EligibleRoleAssignment, error) {
-	return scanEligibility(t.queryRow(`SELECT e.body, `+activeCountSQL+` FROM eligible_role_assignments e WHERE e.id = $2`, ts(now), id))
+	return t.scanEligibility(t.queryRow(`SELECT e.body, `+activeCountSQL+` FROM eligible_role_assignments e WHERE e.id = $2`, ts(now), id))
 }
 
 func (t *tx) GetEligibilityIDByKey(principalType, principalID, roleID, scope string) (string, error) {
 	var id string
 	err := t.queryRow(`SELECT id FROM eligible_role_assignments WHERE principal_type = $1 AND principal_id = $2 AND role_id = $3 AND scope = $4`,
 		principalType, principalID, roleID, scope).Scan(&id)
-	return id, mapErr(err)
+	return id, t.mapErr(err)
 }
 
 func (t *tx) ListEligibilities(f store.EligibilityFilter) ([]api.EligibleRoleAssignment, error) {
@@ -169,18 +169,18 @@ func (t *tx) ListEligibilities(f store.EligibilityFilter) ([]api.EligibleRoleAss
 	rows, err := t.tx.QueryContext(t.ctx, q, ts(f.Now), f.AfterID, f.PrincipalType, f.PrincipalID, f.RoleID, f.Scope, f.ScopePrefix,
 		f.ActivationPolicyID, all, flag(api.EligibilityScheduled), flag(api.EligibilityActive), flag(api.EligibilityExpired), max(f.Limit, 1))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.EligibleRoleAssignment{}
 	for rows.Next() {
-		e, err := scanEligibility(rows)
+		e, err := t.scanEligibility(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func eligibilityBody(e api.EligibleRoleAssignment) (string, error) {
@@ -263,7 +263,7 @@ func (t *tx) writeParties(e api.Elevation) error {
 func (t *tx) GetElevation(id string) (api.Elevation, error) {
 	var body string
 	if err := t.queryRow(`SELECT body FROM elevations WHERE id = $1`, id).Scan(&body); err != nil {
-		return api.Elevation{}, mapErr(err)
+		return api.Elevation{}, t.mapErr(err)
 	}
 	return decodeBody[api.Elevation]("elevation", body)
 }
@@ -385,14 +385,14 @@ func (t *tx) ListElevations(f store.ElevationFilter) ([]api.Elevation, error) {
 func (t *tx) queryElevations(q string, args ...any) ([]api.Elevation, error) {
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.Elevation{}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		e, err := decodeBody[api.Elevation]("elevation", body)
 		if err != nil {
@@ -400,12 +400,14 @@ func (t *tx) queryElevations(q string, args ...any) ([]api.Elevation, error) {
 		}
 		out = append(out, e)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) DueElevations(now time.Time, limit int) ([]api.Elevation, error) {
-	// SQLite serialises writers, so the batch is claimed by the write
-	// transaction itself; PostgreSQL would add FOR UPDATE SKIP LOCKED.
+	// Writers are serialised on both engines (SQLite's write lock, the
+	// PostgreSQL store's writer lock in Update), so the batch is claimed by
+	// the write transaction itself: select-then-update cannot race another
+	// claimer, on this replica or another. No SKIP LOCKED needed.
 	return t.queryElevations(`SELECT v.body FROM elevations v WHERE v.next_deadline_at IS NOT NULL AND v.next_deadline_at <= $1
 		ORDER BY v.next_deadline_at, v.id LIMIT $2`, ts(now), max(limit, 1))
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -28,16 +28,22 @@ func parseTS(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// tx implements store.Tx over one database/sql transaction. Every error it
+// returns from the driver goes through mapErr, so callers only ever see
+// store sentinels (or wrapped errors that are bugs, not conditions).
 type tx struct {
 	ctx context.Context
 	tx  *sql.Tx
+	d   *Dialect
 }
 
 var _ store.Tx = (*tx)(nil)
 
+func (t *tx) mapErr(err error) error { return t.d.MapErr(err) }
+
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 	res, err := t.tx.ExecContext(t.ctx, q, args...)
-	return res, mapErr(err)
+	return res, t.mapErr(err)
 }
 
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
@@ -51,13 +57,13 @@ const roleCols = `id, name, description, assignable_scopes, labels, version,
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanRole(s scanner) (api.Role, error) {
+func (t *tx) scanRole(s scanner) (api.Role, error) {
 	var r api.Role
 	var scopes, labels, created, updated string
 	err := s.Scan(&r.ID, &r.Name, &r.Description, &scopes, &labels, &r.Version,
 		&created, &r.CreatedBy.Type, &r.CreatedBy.ID, &updated, &r.UpdatedBy.Type, &r.UpdatedBy.ID)
 	if err != nil {
-		return r, mapErr(err)
+		return r, t.mapErr(err)
 	}
 	if err := json.Unmarshal([]byte(scopes), &r.AssignableScopes); err != nil {
 		return r, fmt.Errorf("role %s scopes: %w", r.ID, err)
@@ -92,13 +98,13 @@ func roleArgs(r api.Role) ([]any, error) {
 }
 
 func (t *tx) GetRole(id string) (api.Role, error) {
-	return scanRole(t.queryRow(`SELECT `+roleCols+` FROM roles WHERE id = $1`, id))
+	return t.scanRole(t.queryRow(`SELECT `+roleCols+` FROM roles WHERE id = $1`, id))
 }
 
 func (t *tx) GetRoleIDByName(name string) (string, error) {
 	var id string
 	err := t.queryRow(`SELECT id FROM roles WHERE name = $1`, name).Scan(&id)
-	return id, mapErr(err)
+	return id, t.mapErr(err)
 }
 
 func (t *tx) ListRoles(f store.RoleFilter) ([]api.Role, error) {
@@ -108,18 +114,18 @@ func (t *tx) ListRoles(f store.RoleFilter) ([]api.Role, error) {
 	args := []any{f.AfterID, f.Name, max(f.Limit, 1)}
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.Role{}
 	for rows.Next() {
-		r, err := scanRole(rows)
+		r, err := t.scanRole(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertRole(r api.Role) error {
@@ -156,7 +162,7 @@ func (t *tx) DeleteRole(id string) error {
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	if n == 0 {
 		return store.ErrNotFound
@@ -168,41 +174,47 @@ func (t *tx) DeleteRole(id string) error {
 func (t *tx) checkOne(res sql.Result, existsQ string, id string) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	if n == 1 {
 		return nil
 	}
 	var one int
 	if err := t.queryRow(existsQ, id).Scan(&one); err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	return store.ErrVersionMismatch
 }
 
 // --- audit ---
 
-func (t *tx) AuditHead(chainID string) (audit.Head, error) {
+func (t *tx) AuditHead(chainID string) (audit.Head, error) { return t.auditHead(chainID, "") }
+
+// auditHead reads a chain's head, with lock appended to the SELECT.
+func (t *tx) auditHead(chainID, lock string) (audit.Head, error) {
 	var h audit.Head
-	err := t.queryRow(`SELECT head_sequence, head_hash FROM audit_chains WHERE chain_id = $1`, chainID).Scan(&h.Sequence, &h.Hash)
-	if errors.Is(mapErr(err), store.ErrNotFound) {
+	err := t.queryRow(`SELECT head_sequence, head_hash FROM audit_chains WHERE chain_id = $1`+lock, chainID).Scan(&h.Sequence, &h.Hash)
+	if errors.Is(t.mapErr(err), store.ErrNotFound) {
 		return audit.Head{Hash: audit.Genesis}, nil
 	}
-	return h, mapErr(err)
+	return h, t.mapErr(err)
 }
 
 func (t *tx) AppendAudit(ev *api.AuditEvent) error {
 	if ev.ChainID == "" {
 		ev.ChainID = audit.DefaultChain
 	}
-	// The write transaction already holds SQLite's single write lock, so
-	// reading the head and advancing it cannot race; PostgreSQL would need
-	// SELECT ... FOR UPDATE here.
+	// Reading the head and advancing it must not race another writer, or two
+	// events would get the same sequence (one insert then fails) or the chain
+	// would fork. SQLite's write transaction already holds the only write
+	// lock; on PostgreSQL Update also takes a global writer lock, and the
+	// head row is read FOR UPDATE as well, so that the chain stays one
+	// gap-free sequence even for a writer that did not go through Update.
 	if _, err := t.exec(`INSERT INTO audit_chains (chain_id, head_sequence, head_hash) VALUES ($1, 0, $2)
 		ON CONFLICT (chain_id) DO NOTHING`, ev.ChainID, audit.Genesis); err != nil {
 		return err
 	}
-	head, err := t.AuditHead(ev.ChainID)
+	head, err := t.auditHead(ev.ChainID, t.d.ForUpdate)
 	if err != nil {
 		return err
 	}
@@ -233,7 +245,7 @@ func (t *tx) ListAudit(f store.AuditFilter) ([]api.AuditEvent, error) {
 	args := []any{chain, f.AfterSequence, f.ActionPrefix, f.TargetID, max(f.Limit, 1)}
 	rows, err := t.tx.QueryContext(t.ctx, q, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer rows.Close()
 	out := []api.AuditEvent{}
@@ -241,7 +253,7 @@ func (t *tx) ListAudit(f store.AuditFilter) ([]api.AuditEvent, error) {
 		var r audit.Record
 		var body string
 		if err := rows.Scan(&r.Sequence, &body, &r.Hash); err != nil {
-			return nil, mapErr(err)
+			return nil, t.mapErr(err)
 		}
 		r.Body = []byte(body)
 		ev, err := audit.Decode(r)
@@ -250,14 +262,14 @@ func (t *tx) ListAudit(f store.AuditFilter) ([]api.AuditEvent, error) {
 		}
 		out = append(out, ev)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) GetAuditEvent(id string) (api.AuditEvent, error) {
 	var r audit.Record
 	var body string
 	if err := t.queryRow(`SELECT sequence, body, hash FROM audit_events WHERE id = $1`, id).Scan(&r.Sequence, &body, &r.Hash); err != nil {
-		return api.AuditEvent{}, mapErr(err)
+		return api.AuditEvent{}, t.mapErr(err)
 	}
 	r.Body = []byte(body)
 	return audit.Decode(r)
@@ -266,21 +278,21 @@ func (t *tx) GetAuditEvent(id string) (api.AuditEvent, error) {
 func (t *tx) WalkAudit(chainID string, fn func(audit.Record) error) error {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT sequence, body, hash FROM audit_events WHERE chain_id = $1 ORDER BY sequence`, chainID)
 	if err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r audit.Record
 		var body string
 		if err := rows.Scan(&r.Sequence, &body, &r.Hash); err != nil {
-			return mapErr(err)
+			return t.mapErr(err)
 		}
 		r.Body = []byte(body)
 		if err := fn(r); err != nil {
 			return err
 		}
 	}
-	return mapErr(rows.Err())
+	return t.mapErr(rows.Err())
 }
 
 // --- tokens ---
@@ -322,24 +334,24 @@ const tokenColumns = `id, hash, subject, groups_json, roles_json, created_at, ex
 
 func (t *tx) tokenWhere(col, arg string) (auth.Token, error) {
 	q := `SELECT ` + tokenColumns + ` FROM tokens WHERE ` + col + ` = $1` //nolint:gosec // col is a constant column name
-	return scanToken(t.queryRow(q, arg))
+	return t.scanToken(t.queryRow(q, arg))
 }
 
 func (t *tx) ListTokens() ([]auth.Token, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, t.mapErr(err)
 	}
 	defer func() { _ = rows.Close() }()
 	out := []auth.Token{}
 	for rows.Next() {
-		tok, err := scanToken(rows)
+		tok, err := t.scanToken(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, tok)
 	}
-	return out, mapErr(rows.Err())
+	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) DeleteToken(id string) error {
@@ -348,19 +360,19 @@ func (t *tx) DeleteToken(id string) error {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	} else if n == 0 {
 		return store.ErrNotFound
 	}
 	return nil
 }
 
-func scanToken(row interface{ Scan(...any) error }) (auth.Token, error) {
+func (t *tx) scanToken(row interface{ Scan(...any) error }) (auth.Token, error) {
 	var tok auth.Token
 	var groups, roles, created string
 	var exp, mfa, parent sql.NullString
 	if err := row.Scan(&tok.ID, &tok.Hash, &tok.Subject, &groups, &roles, &created, &exp, &mfa, &parent); err != nil {
-		return tok, mapErr(err)
+		return tok, t.mapErr(err)
 	}
 	tok.ParentID = parent.String
 	var err error
@@ -393,7 +405,7 @@ func scanToken(row interface{ Scan(...any) error }) (auth.Token, error) {
 func (t *tx) CountTokens() (int, error) {
 	var n int
 	err := t.queryRow(`SELECT COUNT(*) FROM tokens`).Scan(&n)
-	return n, mapErr(err)
+	return n, t.mapErr(err)
 }
 
 // --- idempotency ---
@@ -406,7 +418,7 @@ func (t *tx) GetIdempotency(subject, method, path, key string) (store.Idempotenc
 		WHERE subject = $1 AND method = $2 AND path = $3 AND idem_key = $4`, subject, method, path, key).
 		Scan(&r.Fingerprint, &done, &r.Status, &r.Header, &r.Body, &locked, &expires)
 	if err != nil {
-		return r, mapErr(err)
+		return r, t.mapErr(err)
 	}
 	r.Done = done == 1
 	if r.LockedUntil, err = parseTS(locked); err != nil {
@@ -442,7 +454,7 @@ func (t *tx) PurgeIdempotency(now time.Time) (int64, error) {
 		return 0, err
 	}
 	n, err := res.RowsAffected()
-	return n, mapErr(err)
+	return n, t.mapErr(err)
 }
 
 // --- settings ---
@@ -450,7 +462,7 @@ func (t *tx) PurgeIdempotency(now time.Time) (int64, error) {
 func (t *tx) GetSetting(key string) (string, error) {
 	var v string
 	err := t.queryRow(`SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
-	return v, mapErr(err)
+	return v, t.mapErr(err)
 }
 
 func (t *tx) PutSetting(key, value string) error {

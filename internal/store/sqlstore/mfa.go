@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
@@ -17,29 +17,18 @@ func (t *tx) GetTOTPEnrollment(subject string) (store.TOTPEnrollment, error) {
 		FROM mfa_totp WHERE subject = $1`, subject).
 		Scan(&e.SealedSecret, &confirmed, &e.LastUsedStep, &e.FailedAttempts, &failedSince, &created)
 	if err != nil {
-		return e, mapErr(err)
+		return e, t.mapErr(err)
 	}
 	if e.CreatedAt, err = parseTS(created); err != nil {
 		return e, err
 	}
-	if e.ConfirmedAt, err = mfaParseNullTS(confirmed); err != nil {
+	if e.ConfirmedAt, err = parseNullTS(confirmed); err != nil {
 		return e, err
 	}
-	if e.FailedSince, err = mfaParseNullTS(failedSince); err != nil {
+	if e.FailedSince, err = parseNullTS(failedSince); err != nil {
 		return e, err
 	}
 	return e, nil
-}
-
-func mfaParseNullTS(v sql.NullString) (*time.Time, error) {
-	if !v.Valid {
-		return nil, nil //nolint:nilnil // NULL is no time, not an error
-	}
-	t, err := parseTS(v.String)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
 }
 
 func (t *tx) PutTOTPEnrollment(e store.TOTPEnrollment) error {
@@ -67,7 +56,7 @@ func (t *tx) SetTOTPFailures(subject string, failures int, since *time.Time) err
 	if err != nil {
 		return err
 	}
-	return mfaOneRow(res)
+	return t.mfaOneRow(res)
 }
 
 func (t *tx) DeleteTOTPEnrollment(subject string) error {
@@ -75,13 +64,13 @@ func (t *tx) DeleteTOTPEnrollment(subject string) error {
 	if err != nil {
 		return err
 	}
-	return mfaOneRow(res)
+	return t.mfaOneRow(res)
 }
 
-func mfaOneRow(res sql.Result) error {
+func (t *tx) mfaOneRow(res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return mapErr(err)
+		return t.mapErr(err)
 	}
 	if n == 0 {
 		return store.ErrNotFound
