@@ -135,7 +135,17 @@ type IdempotencyRecord struct {
 	Body        string
 	LockedUntil time.Time
 	ExpiresAt   time.Time
+	// AppliedTargetType and AppliedTargetID name the object the request's
+	// mutation targeted, written in the transaction that committed it; empty
+	// while nothing was applied. A reservation that is applied but not Done
+	// lost its response (the server died, or the commit acknowledgement was
+	// lost): a retry answers from the object instead of running again.
+	AppliedTargetType string
+	AppliedTargetID   string
 }
+
+// Applied reports whether the request's mutation committed.
+func (r IdempotencyRecord) Applied() bool { return r.AppliedTargetType != "" && r.AppliedTargetID != "" }
 
 // IdempotencyTx persists idempotency keys.
 type IdempotencyTx interface {
@@ -143,6 +153,11 @@ type IdempotencyTx interface {
 	// PutIdempotency inserts or replaces the record with the same key.
 	PutIdempotency(r IdempotencyRecord) error
 	DeleteIdempotency(subject, method, path, key string) error
+	// ReleaseIdempotency deletes the record only if it is neither applied nor
+	// Done, and reports whether it did: a failed request frees its key, but
+	// one whose mutation committed keeps it so that a retry is answered from
+	// the object rather than run twice.
+	ReleaseIdempotency(subject, method, path, key string) (bool, error)
 	// PurgeIdempotency deletes records that expired before now.
 	PurgeIdempotency(now time.Time) (int64, error)
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)) })
+	t.Run("IdempotencyApplied", func(t *testing.T) { testIdempotencyApplied(t, newStore(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, newStore(t)) })
 	runMFA(t, newStore)
 	runPIM(t, newStore)
@@ -433,12 +434,97 @@ func testIdempotency(t *testing.T, s store.Store) {
 	if purged != 1 {
 		t.Fatalf("purged %d records, want 1 (only the expired one)", purged)
 	}
+	// Release frees a Done record no more than an applied one.
+	if err := update(t, s, func(tx store.Tx) error {
+		freed, err := tx.ReleaseIdempotency("user:alice", "POST", "/v1/roles", "k1")
+		if freed {
+			t.Errorf("ReleaseIdempotency deleted a Done record")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := update(t, s, func(tx store.Tx) error { return tx.DeleteIdempotency("user:alice", "POST", "/v1/roles", "k1") }); err != nil {
 		t.Fatal(err)
 	}
 	view(t, s, func(tx store.Tx) error {
 		if _, err := tx.GetIdempotency("user:alice", "POST", "/v1/roles", "k1"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("deleted key still there: %v", err)
+		}
+		return nil
+	})
+}
+
+// testIdempotencyApplied: the applied target round-trips, and only a
+// reservation that is neither applied nor Done can be released.
+func testIdempotencyApplied(t *testing.T, s store.Store) {
+	res := store.IdempotencyRecord{Subject: "user:alice", Method: "PUT", Path: "/v1/roles/role_1", Key: "k",
+		Fingerprint: "f", LockedUntil: t0.Add(time.Minute), ExpiresAt: t0.Add(24 * time.Hour), Header: "{}"}
+	free := res
+	free.Key = "free"
+	if err := update(t, s, func(tx store.Tx) error {
+		if err := tx.PutIdempotency(free); err != nil {
+			return err
+		}
+		return tx.PutIdempotency(res)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency(res.Subject, res.Method, res.Path, res.Key)
+		if err != nil {
+			return err
+		}
+		if got.Applied() || got.AppliedTargetType != "" || got.AppliedTargetID != "" {
+			t.Errorf("fresh reservation is applied: %+v", got)
+		}
+		return nil
+	})
+	res.AppliedTargetType, res.AppliedTargetID = "role", "role_1"
+	if err := update(t, s, func(tx store.Tx) error { return tx.PutIdempotency(res) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := update(t, s, func(tx store.Tx) error {
+		freed, err := tx.ReleaseIdempotency(res.Subject, res.Method, res.Path, res.Key)
+		if freed {
+			t.Errorf("ReleaseIdempotency deleted an applied reservation")
+		}
+		if err != nil {
+			return err
+		}
+		freed, err = tx.ReleaseIdempotency(free.Subject, free.Method, free.Path, free.Key)
+		if !freed {
+			t.Errorf("ReleaseIdempotency kept an unapplied reservation")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency(res.Subject, res.Method, res.Path, res.Key)
+		if err != nil {
+			return err
+		}
+		if !got.Applied() || got.AppliedTargetType != "role" || got.AppliedTargetID != "role_1" || got.Done {
+			t.Errorf("applied round trip: %+v", got)
+		}
+		if _, err := tx.GetIdempotency(free.Subject, free.Method, free.Path, free.Key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("released reservation still there: %v", err)
+		}
+		return nil
+	})
+	// The Done outcome keeps the target.
+	res.Done, res.Status, res.Body = true, 200, `{"id":"role_1"}`
+	if err := update(t, s, func(tx store.Tx) error { return tx.PutIdempotency(res) }); err != nil {
+		t.Fatal(err)
+	}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency(res.Subject, res.Method, res.Path, res.Key)
+		if err != nil {
+			return err
+		}
+		if !got.Done || got.AppliedTargetID != "role_1" || got.Status != 200 {
+			t.Errorf("done round trip: %+v", got)
 		}
 		return nil
 	})
