@@ -20,14 +20,18 @@ const (
 	CodeInUse                 = "in_use"
 	CodeIdempotencyInProgress = "idempotency_request_in_progress"
 	CodeIdempotencyKeyReused  = "idempotency_key_reused"
-	CodeEtagMismatch          = "etag_mismatch"
-	CodeImmutableField        = "immutable_field"
-	CodeIfMatchRequired       = "if_match_required"
-	CodePayloadTooLarge       = "payload_too_large"
-	CodeUnsupportedMediaType  = "unsupported_media_type"
-	CodeRateLimited           = "rate_limited"
-	CodeInternal              = "internal"
-	CodeUnavailable           = "unavailable"
+	// CodeIdempotencyOutcomeLost: the request with this key was applied but
+	// its response was lost and the object has no representation to answer
+	// from; the detail names the object (type and id) so it can be imported.
+	CodeIdempotencyOutcomeLost = "idempotency_outcome_lost"
+	CodeEtagMismatch           = "etag_mismatch"
+	CodeImmutableField         = "immutable_field"
+	CodeIfMatchRequired        = "if_match_required"
+	CodePayloadTooLarge        = "payload_too_large"
+	CodeUnsupportedMediaType   = "unsupported_media_type"
+	CodeRateLimited            = "rate_limited"
+	CodeInternal               = "internal"
+	CodeUnavailable            = "unavailable"
 )
 
 // ProblemTypeBase prefixes the problem type URI: ProblemTypeBase + code.

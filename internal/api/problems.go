@@ -15,6 +15,7 @@ var codeTitles = map[string]string{
 	CodeInUse:                   "In use",
 	CodeIdempotencyInProgress:   "Request with this idempotency key is in progress",
 	CodeIdempotencyKeyReused:    "Idempotency key reused with a different request",
+	CodeIdempotencyOutcomeLost:  "Request with this idempotency key was applied but its response was lost",
 	CodeEtagMismatch:            "Version mismatch",
 	CodeImmutableField:          "Field cannot be changed",
 	CodeIfMatchRequired:         "If-Match required",

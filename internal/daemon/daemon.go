@@ -28,6 +28,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/server"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/store/engine"
+	"github.com/accessplane/terraform-provider-pam/internal/store/idemstore"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
 
@@ -265,14 +266,18 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.rot = catalog.NewRotation(&catalog.Service{Store: d.store, Clock: d.cfg.Clock}, d.cfg.Keyring, d.cfg.Connectors, d.cfg.Logger)
+	// The services that serve requests write through idemstore, so that an
+	// idempotent request's mutation marks its key applied in its own
+	// transaction (a no-op for workers: their contexts hold no reservation).
+	served := idemstore.Wrap(d.store)
+	d.rot = catalog.NewRotation(&catalog.Service{Store: served, Clock: d.cfg.Clock}, d.cfg.Keyring, d.cfg.Connectors, d.cfg.Logger)
 	if d.cfg.Rotator == nil {
 		d.cfg.Rotator = d.rot
 	}
-	d.sess = &catalog.Sessions{Store: d.store, Clock: d.cfg.Clock, Keyring: d.cfg.Keyring, Logger: d.cfg.Logger}
+	d.sess = &catalog.Sessions{Store: served, Clock: d.cfg.Clock, Keyring: d.cfg.Keyring, Logger: d.cfg.Logger}
 	d.sess.SetTerminator(d.cfg.Terminator)
 	srv, err := server.New(server.Config{
-		Store: d.store, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
+		Store: served, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
 		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot, Sessions: d.sess,
 		RateLimiter: d.limiter,
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/auth"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/store/idemstore"
 )
 
 // Idempotency timings (draft-ietf-httpapi-idempotency-key-header).
@@ -95,8 +96,9 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := store.IdempotencyRecord{Subject: p.Subject, Method: r.Method, Path: r.URL.Path, Key: key, Fingerprint: s.fingerprint(body)}
 
-		var prior *store.IdempotencyRecord
-		err = s.store.Update(r.Context(), func(tx store.Tx) error {
+		var prior, applied *store.IdempotencyRecord
+		err = s.idem.Update(r.Context(), func(tx store.Tx) error {
+			prior, applied = nil, nil
 			now := s.clock.Now()
 			if _, err := tx.PurgeIdempotency(now); err != nil {
 				return err
@@ -112,11 +114,17 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			case got.Done:
 				prior = &got
 				return nil
+			case got.Applied():
+				// The mutation committed but no response was recorded: the
+				// holder died, or its commit acknowledgement was lost. Never
+				// run it again; answer from the object (below).
+				applied = &got
+				return nil
 			case now.Before(got.LockedUntil):
 				return api.NewProblem(http.StatusConflict, api.CodeIdempotencyInProgress,
 					"a request with this idempotency key is still being processed; retry shortly")
 			}
-			// Absent, or a reservation whose holder died: take it.
+			// Absent, or a reservation whose holder died before changing anything: take it.
 			rec.LockedUntil, rec.ExpiresAt, rec.Header = now.Add(idempotencyLock), now.Add(idempotencyTTL), "{}"
 			return tx.PutIdempotency(rec)
 		})
@@ -128,14 +136,19 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 			replay(w, *prior)
 			return
 		}
+		if applied != nil {
+			s.recoverApplied(w, r, *applied)
+			return
+		}
 
 		rw := &recorder{ResponseWriter: w}
 		completed := false
+		res := &idemstore.Reservation{Record: rec}
 		defer func() {
 			// Runs on panic too: a failed request must free its key.
 			s.completeIdempotency(r.Context(), rec, rw, completed)
 		}()
-		next.ServeHTTP(rw, r)
+		next.ServeHTTP(rw, r.WithContext(idemstore.WithReservation(r.Context(), res)))
 		completed = true
 	})
 }
@@ -143,31 +156,55 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 func (s *Server) completeIdempotency(ctx context.Context, rec store.IdempotencyRecord, rw *recorder, completed bool) {
 	// The client may have gone away; the outcome must be recorded anyway.
 	ctx = context.WithoutCancel(ctx)
-	storeIt := completed && rw.status > 0 && rw.status < 500 &&
-		// Responses holding secrets are never kept in the idempotency cache.
-		!strings.Contains(rw.Header().Get("Cache-Control"), "no-store")
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	final := completed && rw.status > 0 && rw.status < 500
+	// Responses holding secrets are never kept in the idempotency cache.
+	storeIt := final && !strings.Contains(rw.Header().Get("Cache-Control"), "no-store")
+	err := s.idem.Update(ctx, func(tx store.Tx) error {
+		if !final {
+			// 5xx and panics are not final answers: let a retry run again,
+			// unless the mutation committed (marked in its own transaction,
+			// see idemstore): then the reservation stays, and the retry is
+			// answered from the object. This is what turns a lost commit
+			// acknowledgement (503) into a replay instead of a duplicate.
+			_, err := tx.ReleaseIdempotency(rec.Subject, rec.Method, rec.Path, rec.Key)
+			return err
+		}
 		if !storeIt {
-			// 5xx and panics are not final answers: let a retry run again.
+			// A delivered answer that must not be cached (no-store).
 			return tx.DeleteIdempotency(rec.Subject, rec.Method, rec.Path, rec.Key)
 		}
-		h := map[string]string{}
-		for _, name := range replayedHeaders {
-			if v := rw.Header().Get(name); v != "" {
-				h[name] = v
-			}
-		}
-		hb, err := json.Marshal(h)
+		hb, err := replayHeaders(rw.Header(), "")
 		if err != nil {
 			return err
 		}
-		rec.Done, rec.Status, rec.Header, rec.Body = true, rw.status, string(hb), rw.body.String()
+		// Keep what the mutation's transaction wrote (the applied target).
+		if got, err := tx.GetIdempotency(rec.Subject, rec.Method, rec.Path, rec.Key); err == nil && got.Fingerprint == rec.Fingerprint {
+			rec.AppliedTargetType, rec.AppliedTargetID = got.AppliedTargetType, got.AppliedTargetID
+		}
+		rec.Done, rec.Status, rec.Header, rec.Body = true, rw.status, hb, rw.body.String()
 		return tx.PutIdempotency(rec)
 	})
 	if err != nil {
-		// The reservation lapses after idempotencyLock, so a retry still works.
+		// The reservation lapses after idempotencyLock, or, if the mutation
+		// committed, is answered from the object: a retry still works.
 		s.log.Error("idempotency: could not record the outcome", "error", err.Error(), "request_id", requestID(ctx))
 	}
+}
+
+// replayHeaders is the JSON of the replayed headers of h, plus Location when
+// location is set.
+func replayHeaders(h http.Header, location string) (string, error) {
+	m := map[string]string{}
+	for _, name := range replayedHeaders {
+		if v := h.Get(name); v != "" {
+			m[name] = v
+		}
+	}
+	if location != "" {
+		m["Location"] = location
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
 func replay(w http.ResponseWriter, rec store.IdempotencyRecord) {

@@ -23,6 +23,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/ratelimit"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/store/idemstore"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
 
@@ -64,7 +65,12 @@ type Config struct {
 
 // Server is the pamd HTTP API.
 type Server struct {
-	store   store.Store
+	// store serves the handlers: it marks idempotency reservations applied
+	// in the transaction of the request's mutation (idemstore).
+	store store.Store
+	// idem is the undecorated store of the idempotency middleware's own
+	// transactions (reservation, outcome).
+	idem    store.Store
 	clock   clock.Clock
 	log     *slog.Logger
 	version string
@@ -106,7 +112,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.AuthFailureLimiter = l
 	}
 	installHumaErrors()
+	// Every request-serving service writes through the decorated store, so
+	// that an idempotent request's mutation also marks its key applied.
+	// Services passed in (Rotation, Sessions) must be built over a store
+	// wrapped with idemstore.Wrap too (the daemon does).
+	cfg.Store = idemstore.Wrap(cfg.Store)
 	s := &Server{
+		idem:    idemstore.Unwrap(cfg.Store),
 		limiter: cfg.RateLimiter, authFailures: cfg.AuthFailureLimiter,
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBodyBytes,
 		pages:   pager{key: cfg.PageTokenKey, now: cfg.Clock.Now},

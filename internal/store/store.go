@@ -145,7 +145,9 @@ type IdempotencyRecord struct {
 }
 
 // Applied reports whether the request's mutation committed.
-func (r IdempotencyRecord) Applied() bool { return r.AppliedTargetType != "" && r.AppliedTargetID != "" }
+func (r IdempotencyRecord) Applied() bool {
+	return r.AppliedTargetType != "" && r.AppliedTargetID != ""
+}
 
 // IdempotencyTx persists idempotency keys.
 type IdempotencyTx interface {
