@@ -343,3 +343,37 @@ func TestIdempotencyOutcomeLost(t *testing.T) {
 		t.Fatalf("%d ssh_key.registered events, want 1", n)
 	}
 }
+
+// Through the daemon's wiring, every request-serving service (the catalog,
+// the rotation engine, session policies) writes through the decorated
+// store: the mutation marks the key applied, and the Done outcome keeps it.
+func TestIdempotencyDaemonServicesMarkApplied(t *testing.T) {
+	e := start(t)
+	for _, c := range []struct {
+		path, typ string
+		body      any
+	}{
+		{api.PathRoles, "role", api.RoleInput{Name: "wired"}},
+		{api.PathRotationSchedules, api.TargetTypeRotationSchedule, api.RotationScheduleInput{Name: "wired", Cron: strp("@daily")}},
+		{api.PathSessionPolicies, "session_policy", strictPolicy("wired")},
+	} {
+		r := e.do(http.MethodPost, c.path, e.admin, c.body, "Idempotency-Key", "w-"+c.typ)
+		if r.status != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", c.path, r.status, r.body)
+		}
+		var obj struct {
+			ID string `json:"id"`
+		}
+		r.json(t, &obj)
+		var rec store.IdempotencyRecord
+		if err := e.d.Store().View(context.Background(), func(tx store.Tx) (err error) {
+			rec, err = tx.GetIdempotency("service_account:bootstrap", http.MethodPost, c.path, "w-"+c.typ)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.Done || rec.AppliedTargetType != c.typ || rec.AppliedTargetID != obj.ID {
+			t.Errorf("POST %s: record %+v, want done and applied to %s %s", c.path, rec, c.typ, obj.ID)
+		}
+	}
+}
