@@ -207,6 +207,10 @@ func codeHint(p api.Problem) string {
 		return "Correct the configuration and apply again."
 	case p.Code == api.CodeIdempotencyKeyReused:
 		return "This is a bug in the provider (a retried create changed its body); please report it."
+	case p.Code == api.CodeIdempotencyOutcomeLost:
+		return "pamd applied the change, but its response was lost (pamd restarted mid-request) and the object cannot be shown, " +
+			"so Terraform could not record it in state. Do not apply again, which would try to create it a second time: " +
+			"import the object named in the server message (terraform import, or an import block) and then plan."
 	case p.Status >= 500:
 		return "This is a server-side failure; nothing was changed by the failed request. Run the command again, and check pamd's log for the request id if it persists."
 	}

@@ -88,6 +88,21 @@ func TestClientErrorDiagnostics(t *testing.T) {
 			t.Errorf("detail = %q", det)
 		}
 	})
+	t.Run("an applied request whose outcome was lost says to import it", func(t *testing.T) {
+		var d diag.Diagnostics
+		addClientError(&d, c, op, roleAttributePaths, &client.ProblemError{Problem: api.Problem{
+			Status: 409, Code: api.CodeIdempotencyOutcomeLost, Title: "Request with this idempotency key was applied but its response was lost",
+			Detail: `the request with this idempotency key was applied to ssh_key "sshk_1"`, RequestID: "req_7",
+		}})
+		if len(d) != 1 || d[0].Summary() != "Unable to Create Role" {
+			t.Fatalf("diagnostics = %v", d)
+		}
+		det := d[0].Detail()
+		if !strings.Contains(det, "idempotency_outcome_lost") || !strings.Contains(det, "import") ||
+			!strings.Contains(det, `ssh_key "sshk_1"`) || !strings.Contains(det, "req_7") {
+			t.Errorf("detail = %q", det)
+		}
+	})
 	t.Run("unreachable server names the endpoint", func(t *testing.T) {
 		var d diag.Diagnostics
 		addClientError(&d, c, op, roleAttributePaths, &client.ConnectionError{
