@@ -1,0 +1,109 @@
+package idemstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/audit"
+	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/store/idemstore"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
+)
+
+var actor = api.AuditActor{Type: "user", ID: "alice"}
+
+func mutation(t *testing.T, typ, id string) *api.AuditEvent {
+	t.Helper()
+	ev, err := audit.NewMutation(audit.Mutation{Now: time.Now(), Actor: actor, Action: typ + ".created", TargetType: typ, TargetID: id,
+		After: map[string]any{"id": id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func get(t *testing.T, s store.Store, rec store.IdempotencyRecord) store.IdempotencyRecord {
+	t.Helper()
+	var got store.IdempotencyRecord
+	if err := s.View(context.Background(), func(tx store.Tx) (err error) {
+		got, err = tx.GetIdempotency(rec.Subject, rec.Method, rec.Path, rec.Key)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestMarksOnlyTheFirstAuditedMutation(t *testing.T) {
+	raw := testdb.Open(t)
+	s := idemstore.Wrap(raw)
+	if idemstore.Wrap(s) != s || idemstore.Unwrap(s) != raw {
+		t.Fatal("Wrap must be idempotent and Unwrap must return the store underneath")
+	}
+	now := time.Now()
+	rec := store.IdempotencyRecord{Subject: "user:alice", Method: "POST", Path: "/v1/roles", Key: "k", Fingerprint: "f",
+		Header: "{}", LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+	if err := raw.Update(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(rec) }); err != nil {
+		t.Fatal(err)
+	}
+	res := &idemstore.Reservation{Record: rec}
+	ctx := idemstore.WithReservation(context.Background(), res)
+
+	// A refusal is audited but changes nothing: not applied.
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.AppendAudit(audit.NewDenied(now, actor, api.AuditRequest{}, "role.created", "role", "role_denied"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A mutation that fails rolls back, and marks nothing.
+	boom := errors.New("boom")
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.AppendAudit(mutation(t, "role", "role_rolled_back")); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := get(t, raw, rec); got.Applied() {
+		t.Fatalf("marked applied without a committed mutation: %+v", got)
+	}
+	if _, _, ok := res.Applied(); ok {
+		t.Fatal("reservation says applied")
+	}
+	// The first committed mutation marks it, with its first target.
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.AppendAudit(mutation(t, "role", "role_1")); err != nil {
+			return err
+		}
+		return tx.AppendAudit(mutation(t, "elevation", "elv_1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Later mutations of the same request do not move it.
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.AppendAudit(mutation(t, "safe", "safe_1")) }); err != nil {
+		t.Fatal(err)
+	}
+	got := get(t, raw, rec)
+	if got.AppliedTargetType != "role" || got.AppliedTargetID != "role_1" || got.Done || got.Fingerprint != "f" {
+		t.Fatalf("record = %+v, want applied to role role_1", got)
+	}
+	if typ, id, ok := res.Applied(); !ok || typ != "role" || id != "role_1" {
+		t.Fatalf("reservation = %s %s %v", typ, id, ok)
+	}
+	// Without a reservation the decorator does nothing.
+	other := rec
+	other.Key = "other"
+	if err := raw.Update(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(other) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(context.Background(), func(tx store.Tx) error { return tx.AppendAudit(mutation(t, "role", "role_2")) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, raw, other); got.Applied() {
+		t.Fatalf("a context without a reservation marked a record: %+v", got)
+	}
+}
