@@ -26,7 +26,10 @@ const (
 	// idempotencyTTL is how long a completed response is replayed.
 	idempotencyTTL = 24 * time.Hour
 	// idempotencyLock is how long a reservation blocks retries. If the server
-	// dies mid-request the reservation simply lapses, so no key is wedged.
+	// dies mid-request before anything committed, the reservation simply
+	// lapses, so no key is wedged; if the mutation committed, its transaction
+	// marked the reservation applied and a retry is answered from the object
+	// at once (idempotency_recover.go).
 	idempotencyLock = time.Minute
 	maxKeyLength    = 255
 )
@@ -75,6 +78,12 @@ func (s *Server) fingerprint(body []byte) string {
 // idempotency makes writes carrying Idempotency-Key safe to retry: POST
 // creates, and also PUTs, which If-Match makes non-idempotent (a retry of an
 // applied conditional PUT would otherwise fail with 412).
+//
+// Three transactions: the reservation (here, on the undecorated store), the
+// handler's mutation (which, through idemstore, also marks the reservation
+// applied with its target) and the outcome (completeIdempotency). A crash
+// or a lost commit acknowledgement between the last two leaves the key
+// applied but not done; a retry is then answered by recoverApplied.
 func (s *Server) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get(api.HeaderIdempotencyKey)

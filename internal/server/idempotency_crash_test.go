@@ -377,3 +377,25 @@ func TestIdempotencyDaemonServicesMarkApplied(t *testing.T) {
 		}
 	}
 }
+
+// An applied create whose object was deleted before the retry is not run
+// again either: 409 idempotency_outcome_lost naming it.
+func TestIdempotencyAppliedObjectGone(t *testing.T) {
+	e := startCrash(t)
+	body := `{"name":"gone"}`
+	e.fs.set(&e.fs.failOutcome, true)
+	first := e.do(http.MethodPost, api.PathRoles, body, "Idempotency-Key", "g1")
+	e.fs.set(&e.fs.failOutcome, false)
+	var created api.Role
+	first.json(t, &created)
+	if r := e.do(http.MethodDelete, api.PathRoles+"/"+created.ID, ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	p := e.do(http.MethodPost, api.PathRoles, body, "Idempotency-Key", "g1").problem(t, http.StatusConflict, api.CodeIdempotencyOutcomeLost)
+	if !strings.Contains(p.Detail, created.ID) || !strings.Contains(p.Detail, "404") {
+		t.Fatalf("detail = %q", p.Detail)
+	}
+	if ids := e.roles("gone"); len(ids) != 0 {
+		t.Fatalf("the retry created the role again: %v", ids)
+	}
+}
