@@ -152,7 +152,7 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 
 		rw := &recorder{ResponseWriter: w}
 		completed := false
-		res := &idemstore.Reservation{Record: rec}
+		res := &idemstore.Reservation{Record: rec, RequestID: requestID(r.Context())}
 		defer func() {
 			// Runs on panic too: a failed request must free its key.
 			s.completeIdempotency(r.Context(), rec, rw, completed)

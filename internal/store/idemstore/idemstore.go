@@ -26,6 +26,11 @@ import (
 type Reservation struct {
 	// Record is the reservation as the middleware wrote it.
 	Record store.IdempotencyRecord
+	// RequestID is the request's id. When set, only audit events recorded on
+	// behalf of this request (Request.RequestID) count: side effects in the
+	// same transaction, such as the system expiring an earlier checkout
+	// before a new one is created, are about other objects.
+	RequestID string
 
 	mu                   sync.Mutex
 	targetType, targetID string
@@ -88,7 +93,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	err := s.Store.Update(ctx, func(inner store.Tx) error {
 		// The engine may run fn again (a serialisation retry): start afresh.
 		typ, id = "", ""
-		tx := &auditTx{Tx: inner}
+		tx := &auditTx{Tx: inner, requestID: res.RequestID}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -129,9 +134,11 @@ func markApplied(tx store.Tx, res store.IdempotencyRecord, typ, id string) error
 }
 
 // auditTx notes the target of the first successful audit event that names
-// an object. Refusals and failures are audited too, but change nothing.
+// an object on behalf of the request. Refusals and failures are audited too,
+// but change nothing.
 type auditTx struct {
 	store.Tx
+	requestID            string
 	targetType, targetID string
 }
 
@@ -139,7 +146,8 @@ func (t *auditTx) AppendAudit(ev *api.AuditEvent) error {
 	if err := t.Tx.AppendAudit(ev); err != nil {
 		return err
 	}
-	if t.targetType == "" && ev.Outcome == api.OutcomeSuccess && ev.Target.Type != "" && ev.Target.ID != "" {
+	if t.targetType == "" && ev.Outcome == api.OutcomeSuccess && ev.Target.Type != "" && ev.Target.ID != "" &&
+		(t.requestID == "" || ev.Request.RequestID == t.requestID) {
 		t.targetType, t.targetID = ev.Target.Type, ev.Target.ID
 	}
 	return nil

@@ -17,8 +17,8 @@ var actor = api.AuditActor{Type: "user", ID: "alice"}
 
 func mutation(t *testing.T, typ, id string) *api.AuditEvent {
 	t.Helper()
-	ev, err := audit.NewMutation(audit.Mutation{Now: time.Now(), Actor: actor, Action: typ + ".created", TargetType: typ, TargetID: id,
-		After: map[string]any{"id": id}})
+	ev, err := audit.NewMutation(audit.Mutation{Now: time.Now(), Actor: actor, Request: api.AuditRequest{RequestID: "req_1"},
+		Action: typ + ".created", TargetType: typ, TargetID: id, After: map[string]any{"id": id}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestMarksOnlyTheFirstAuditedMutation(t *testing.T) {
 	if err := raw.Update(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(rec) }); err != nil {
 		t.Fatal(err)
 	}
-	res := &idemstore.Reservation{Record: rec}
+	res := &idemstore.Reservation{Record: rec, RequestID: "req_1"}
 	ctx := idemstore.WithReservation(context.Background(), res)
 
 	// A refusal is audited but changes nothing: not applied.
@@ -58,6 +58,31 @@ func TestMarksOnlyTheFirstAuditedMutation(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A side effect on another object in the same transaction (the system
+	// expiring an old checkout, no request id) does not count; the request's
+	// own event after it does.
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		ev, err := audit.NewMutation(audit.Mutation{Now: now, Actor: api.AuditActor{Type: "system", ID: "pamd"},
+			Action: "checkout.expired", TargetType: "checkout", TargetID: "chk_old", After: map[string]any{"state": "expired"}})
+		if err != nil {
+			return err
+		}
+		if err := tx.AppendAudit(ev); err != nil {
+			return err
+		}
+		return tx.AppendAudit(mutation(t, "checkout", "chk_new"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, raw, rec); got.AppliedTargetType != "checkout" || got.AppliedTargetID != "chk_new" {
+		t.Fatalf("record = %+v, want applied to checkout chk_new", got)
+	}
+	// Start over for the rest.
+	if err := raw.Update(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(rec) }); err != nil {
+		t.Fatal(err)
+	}
+	res = &idemstore.Reservation{Record: rec, RequestID: "req_1"}
+	ctx = idemstore.WithReservation(context.Background(), res)
 	// A mutation that fails rolls back, and marks nothing.
 	boom := errors.New("boom")
 	if err := s.Update(ctx, func(tx store.Tx) error {
