@@ -286,6 +286,12 @@ func (p *countingProxy) String() string {
 func TestAccParallelism32(t *testing.T) {
 	skipUnlessAcc(t)
 	acctest.PreCheck(t)
+	// The test is about pamd under concurrent load, which the CLI only
+	// generates; the OpenTofu leg covers it, so the Terraform leg saves the
+	// two minutes.
+	if info, err := acctest.CLI(); err != nil || !info.OpenTofu {
+		t.Skipf("runs on the OpenTofu leg only (CLI: %v %v)", info, err)
+	}
 	direct := acctest.Client(t)
 	proxy := newCountingProxy(t, os.Getenv(acctest.EnvEndpoint))
 	arg := fmt.Sprintf("-parallelism=%d", parParallelism)
