@@ -29,6 +29,7 @@ for t in "${targets[@]}"; do
   if [ $# -gt 0 ] && [[ "$want" != *" $name "* ]]; then continue; fi
   log=$(mktemp -t "fuzz-$name-XXXXXX.log")
   status=0
+  start=$SECONDS
   go test "$dir" -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -parallel "$FUZZPARALLEL" >"$log" 2>&1 || status=$?
   # The last progress line carries the totals: "fuzz: elapsed: 10s, execs: 12345 (...), new interesting: 3 (total: 40)".
   last=$(grep -E '^fuzz: elapsed:' "$log" | tail -1 || true)
@@ -39,7 +40,7 @@ for t in "${targets[@]}"; do
     failed+=("$name")
     echo "fuzz: FAIL $name ($dir)"; sed 's/^/  /' "$log"
   else
-    echo "fuzz: ok   $name ($dir) ${FUZZTIME}: ${execs:-?} execs, corpus ${corpus:-?}"
+    echo "fuzz: ok   $name ($dir) ${FUZZTIME}: ${execs:-?} execs, corpus ${corpus:-?}, $((SECONDS - start))s with the build"
   fi
   rm -f "$log"
 done
