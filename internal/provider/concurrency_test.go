@@ -272,7 +272,7 @@ func (p *countingProxy) String() string {
 // resources with OpenTofu at -parallelism=32 (given as TF_CLI_ARGS_plan,
 // _apply and _destroy) against one pamd on SQLite: no errors, empty plans,
 // one object per resource at the version in state, and pamd's debug log
-// shows no SQLITE_BUSY, "database is locked", 503 or error. A proxy counts
+// shows no SQLITE_BUSY, "database is locked", 503 or request error. A proxy counts
 // the requests and proves the parallelism took effect: it holds the first
 // writes until parBarrier of them are in flight together, which the
 // default parallelism (10) cannot reach.
@@ -357,9 +357,16 @@ func TestAccParallelism32(t *testing.T) {
 	}
 	log := acctest.PamdLog(t)[logStart:]
 	requests := strings.Count(log, "msg=request ")
-	for _, bad := range []string{"SQLITE_BUSY", "database is locked", "status=503", "level=ERROR"} {
+	for _, bad := range []string{"SQLITE_BUSY", "database is locked", "status=503"} {
 		if n := strings.Count(log, bad); n > 0 {
 			t.Errorf("pamd's log has %d lines with %q during the run", n, bad)
+		}
+	}
+	// Request errors only: the background worker may log a webhook of an
+	// earlier test failing, which is not this test's business.
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "level=ERROR") && strings.Contains(line, "msg=request ") {
+			t.Errorf("pamd logged a request error: %s", line)
 		}
 	}
 	if requests == 0 {
