@@ -141,6 +141,9 @@ func TestAccCrashSafety(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		wd.SetConfig(t, crashConfig(prefix, round))
 		applyCtx, cancelApply := context.WithTimeout(ctx, 5*time.Minute)
+		// If the test stops mid-round, interrupt the apply before its working
+		// directory is removed.
+		t.Cleanup(cancelApply)
 		apply := wd.Command(applyCtx, "apply", "-auto-approve", "-no-color")
 		var out strings.Builder
 		apply.Stdout, apply.Stderr = &out, &out
