@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -15,12 +16,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accessplane/terraform-provider-pam/internal/bench/largestore"
+	"github.com/accessplane/terraform-provider-pam/internal/bench/provprof"
+	"github.com/accessplane/terraform-provider-pam/internal/bench/report"
 	"github.com/accessplane/terraform-provider-pam/internal/bench/rsswrap"
 	"github.com/accessplane/terraform-provider-pam/internal/bench/tfbench"
+	"github.com/accessplane/terraform-provider-pam/internal/bench/throughput"
 )
 
 func main() {
-	// OpenTofu starts this binary as the provider (see rsswrap).
+	// OpenTofu starts this binary as the provider (see provprof and rsswrap).
+	if ok, code := provprof.Main(); ok {
+		os.Exit(code)
+	}
 	if ok, code := rsswrap.Main(); ok {
 		os.Exit(code)
 	}
@@ -45,15 +53,34 @@ func ints(s string) ([]int, error) {
 	return out, nil
 }
 
+type options struct {
+	tofu, provider, pamd, out, note, workDir, provProf, loadProf string
+	sizes, conc, stores                                          string
+	reps, largeReps, ret                                         int
+	loadTime                                                     time.Duration
+}
+
 func run() error {
-	var (
-		tofu     = flag.String("tofu", os.Getenv("TOFU"), "OpenTofu binary")
-		provider = flag.String("provider", "bin/terraform-provider-pam", "provider binary to measure")
-		sizes    = flag.String("sizes", "100,1000", "provider-vs-core sizes N (comma-separated; empty skips)")
-		reps     = flag.Int("reps", 3, "repetitions of each provider-vs-core measurement")
-		workDir  = flag.String("workdir", "", "directory for temporary files (default: the system temp dir)")
-	)
+	var o options
+	flag.StringVar(&o.tofu, "tofu", os.Getenv("TOFU"), "OpenTofu binary")
+	flag.StringVar(&o.provider, "provider", "bin/terraform-provider-pam", "provider binary to measure")
+	flag.StringVar(&o.pamd, "pamd", "bin/pamd", "pamd binary (large-store part)")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
+	flag.StringVar(&o.note, "note", "", "note printed at the top of the report (for example that the machine was busy)")
+	flag.StringVar(&o.sizes, "sizes", "100,1000", "provider-vs-core sizes N (comma-separated; empty skips the part)")
+	flag.IntVar(&o.reps, "reps", 3, "repetitions of each provider-vs-core measurement")
+	flag.StringVar(&o.conc, "concurrency", "1,8,32", "load generator concurrency levels (empty skips the part)")
+	flag.DurationVar(&o.loadTime, "load-duration", 3*time.Second, "how long each load scenario runs at each concurrency")
+	flag.StringVar(&o.stores, "stores", "10000,100000", "large-store sizes in elevations (empty skips the part)")
+	flag.IntVar(&o.ret, "return", 1000, "active elevations the large-store data source returns")
+	flag.IntVar(&o.largeReps, "large-reps", 5, "repetitions of each large-store plan")
+	flag.StringVar(&o.workDir, "workdir", "", "directory for temporary files (default: the system temp dir)")
+	flag.StringVar(&o.provProf, "provider-cpuprofile", "", "directory for CPU profiles of the provider during the provider-vs-core runs")
+	flag.StringVar(&o.loadProf, "load-cpuprofile", "", "directory for CPU profiles of pamd and the load generator, per scenario")
 	flag.Parse()
+	if o.tofu == "" {
+		return fmt.Errorf("no OpenTofu: pass -tofu or set TOFU (make bench does)")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
@@ -61,25 +88,63 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	prov, err := filepath.Abs(*provider)
-	if err != nil {
-		return err
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		return a
 	}
-	ns, err := ints(*sizes)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(*workDir, "pam-bench-")
+	tmp, err := os.MkdirTemp(o.workDir, "pam-bench-")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	start := time.Now()
-	samples, err := tfbench.Run(ctx, tfbench.Config{Tofu: *tofu, Provider: prov, Wrapper: self, Sizes: ns, Reps: *reps,
-		DriftPct: 1, WorkDir: tmp, Log: os.Stderr})
-	for _, s := range samples {
-		fmt.Printf("%+v\n", s)
+
+	res := report.Results{Machine: report.Describe(ctx, o.tofu), Command: "pam-bench " + strings.Join(os.Args[1:], " "),
+		Note: o.note, Started: time.Now(), Reps: o.reps, LoadTime: o.loadTime}
+	sizes, err := ints(o.sizes)
+	if err != nil {
+		return err
 	}
-	fmt.Println("took", time.Since(start))
-	return err
+	if len(sizes) > 0 {
+		res.TF, err = tfbench.Run(ctx, tfbench.Config{Tofu: o.tofu, Provider: abs(o.provider), Wrapper: self, Sizes: sizes, Reps: o.reps,
+			DriftPct: 1, WorkDir: tmp, Log: os.Stderr, ProviderProfileDir: o.provProf})
+		if err != nil {
+			return err
+		}
+	}
+	conc, err := ints(o.conc)
+	if err != nil {
+		return err
+	}
+	if len(conc) > 0 {
+		res.Load, err = throughput.Run(ctx, throughput.Config{Concurrency: conc, Duration: o.loadTime, ActiveElevations: 300,
+			WorkDir: tmp, ProfileDir: o.loadProf, Log: os.Stderr})
+		if err != nil {
+			return err
+		}
+	}
+	stores, err := ints(o.stores)
+	if err != nil {
+		return err
+	}
+	if len(stores) > 0 {
+		res.Large, err = largestore.Run(ctx, largestore.Config{Sizes: stores, Return: o.ret, Reps: o.largeReps, Pamd: abs(o.pamd),
+			Tofu: o.tofu, Provider: abs(o.provider), Wrapper: self, WorkDir: tmp, Log: os.Stderr})
+		if err != nil {
+			return err
+		}
+	}
+	res.Took = time.Since(res.Started)
+	res.Machine.LoadEnd = report.Load()
+	var buf bytes.Buffer
+	if err := report.Write(&buf, res); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil { //nolint:gosec // a report meant to be read and committed
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "pam-bench: wrote %s in %s\n", o.out, res.Took.Round(time.Second))
+	return nil
 }

@@ -3,8 +3,10 @@
 // directory whose terraform-provider-pam is the pam-bench binary; started
 // with EnvProvider set, pam-bench runs the real provider as its child with
 // inherited stdio (so the go-plugin handshake passes through untouched),
-// waits, and appends the child's rusage ru_maxrss to EnvOut. The child is the
-// provider alone, so the figure excludes OpenTofu and the wrapper.
+// waits, and appends the child's rusage (ru_maxrss and user+system CPU time)
+// to EnvOut. The child is the provider alone, so the figures exclude OpenTofu
+// and the wrapper. CPU time, unlike wall time, hardly changes when other work
+// shares the machine, so it is the steadier before/after measure.
 package rsswrap
 
 import (
@@ -16,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Environment of the wrapper mode, inherited from OpenTofu's environment.
@@ -47,7 +50,8 @@ func Main() (handled bool, code int) {
 	err := cmd.Wait()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		if out := os.Getenv(EnvOut); out != "" {
-			if werr := appendLine(out, strconv.FormatInt(ru.Maxrss, 10)); werr != nil {
+			line := strconv.FormatInt(ru.Maxrss, 10) + " " + strconv.FormatInt(CPUTime(ru).Nanoseconds(), 10)
+			if werr := appendLine(out, line); werr != nil {
 				fmt.Fprintln(os.Stderr, "rsswrap:", werr)
 			}
 		}
@@ -74,30 +78,51 @@ func appendLine(path, line string) error {
 	return f.Close()
 }
 
-// PeakKiB reads the file the wrappers appended to and returns the largest
-// ru_maxrss (KiB on Linux) of the provider processes recorded there, and
-// removes the file so the next command starts afresh. No file means no
-// provider ran: 0.
-func PeakKiB(path string) (int64, error) {
-	b, err := os.ReadFile(path) //nolint:gosec // the benchmark's own temp file
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	_ = os.Remove(path)
-	return maxOfLines(string(b))
+// CPUTime is the user plus system time of a rusage.
+func CPUTime(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func maxOfLines(s string) (int64, error) {
-	var peak int64
-	for _, l := range strings.Fields(s) {
-		v, err := strconv.ParseInt(l, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("rsswrap: bad line %q", l)
-		}
-		peak = max(peak, v)
+// Usage is what the provider processes of one command used.
+type Usage struct {
+	// PeakKiB is the largest ru_maxrss (KiB on Linux) of any of them.
+	PeakKiB int64
+	// CPU is their total user and system time.
+	CPU time.Duration
+}
+
+// Read reads the file the wrappers appended to (OpenTofu may start the
+// provider several times per command) and removes it, so the next command
+// starts afresh. No file means no provider ran: zero usage.
+func Read(path string) (Usage, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // the benchmark's own temp file
+	if errors.Is(err, os.ErrNotExist) {
+		return Usage{}, nil
 	}
-	return peak, nil
+	if err != nil {
+		return Usage{}, err
+	}
+	_ = os.Remove(path)
+	return parse(string(b))
+}
+
+func parse(s string) (Usage, error) {
+	var u Usage
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l == "" {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			return Usage{}, fmt.Errorf("rsswrap: bad line %q", l)
+		}
+		rss, err1 := strconv.ParseInt(f[0], 10, 64)
+		cpu, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return Usage{}, fmt.Errorf("rsswrap: bad line %q", l)
+		}
+		u.PeakKiB = max(u.PeakKiB, rss)
+		u.CPU += time.Duration(cpu)
+	}
+	return u, nil
 }

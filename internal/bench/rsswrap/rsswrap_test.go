@@ -4,30 +4,29 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
-func TestPeakKiB(t *testing.T) {
+func TestRead(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "rss")
-	if v, err := PeakKiB(p); err != nil || v != 0 {
-		t.Fatalf("missing file: %v %v", v, err)
+	if u, err := Read(p); err != nil || u != (Usage{}) {
+		t.Fatalf("missing file: %v %v", u, err)
 	}
-	if err := appendLine(p, "1200"); err != nil {
-		t.Fatal(err)
+	for _, l := range []string{"1200 1000000", "80000 250000000", "64000 50000000"} {
+		if err := appendLine(p, l); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := appendLine(p, "80000"); err != nil {
-		t.Fatal(err)
-	}
-	if err := appendLine(p, "64000"); err != nil {
-		t.Fatal(err)
-	}
-	v, err := PeakKiB(p)
-	if err != nil || v != 80000 {
-		t.Fatalf("PeakKiB = %v %v, want 80000", v, err)
+	u, err := Read(p)
+	if err != nil || u.PeakKiB != 80000 || u.CPU != 301*time.Millisecond {
+		t.Fatalf("Read = %+v %v, want peak 80000 KiB and 301ms CPU", u, err)
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
-		t.Error("PeakKiB left the file behind")
+		t.Error("Read left the file behind")
 	}
-	if _, err := maxOfLines("12\nx\n"); err == nil {
-		t.Error("a bad line was accepted")
+	for _, bad := range []string{"12\n", "12 x\n", "1 2 3\n"} {
+		if _, err := parse(bad); err == nil {
+			t.Errorf("bad input %q was accepted", bad)
+		}
 	}
 }

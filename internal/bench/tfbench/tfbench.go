@@ -8,16 +8,13 @@
 package tfbench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -59,7 +56,11 @@ type Config struct {
 	DriftPct float64
 	// WorkDir holds one directory per run, removed afterwards.
 	WorkDir string
-	Log     io.Writer
+	// ProviderProfileDir, when set, makes the provider runs serve the
+	// provider under a CPU profile written there (see provprof) instead of
+	// measuring RSS.
+	ProviderProfileDir string
+	Log                io.Writer
 }
 
 // Sample is one measured phase of one run.
@@ -69,6 +70,9 @@ type Sample struct {
 	Rep   int
 	Phase string
 	Wall  time.Duration
+	// CPU is the CPU time of OpenTofu and the provider; ProviderCPU the
+	// provider's share (0 for the baseline).
+	CPU, ProviderCPU time.Duration
 	// RSSKiB is the provider's peak RSS during the phase (0 for the baseline).
 	RSSKiB int64
 	// Requests is how many API requests pamd received during the phase.
@@ -101,9 +105,7 @@ func Run(ctx context.Context, cfg Config) ([]Sample, error) {
 
 type run struct {
 	cfg   Config
-	dir   string
-	env   []string
-	rss   string
+	ws    *Workspace
 	kind  string
 	shape tfgen.Shape
 	pamd  *benchd.Pamd
@@ -116,93 +118,72 @@ func runOne(ctx context.Context, cfg Config, kind string, n, rep int) (samples [
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	r := &run{cfg: cfg, dir: dir, kind: kind, shape: tfgen.Shape{Assignments: n}, rss: filepath.Join(dir, "provider.rss")}
-	if err := r.setup(ctx); err != nil {
+	r := &run{cfg: cfg, kind: kind, shape: tfgen.Shape{Assignments: n}}
+	if err := r.setup(ctx, dir); err != nil {
 		return nil, err
 	}
 	defer r.close()
 
-	sample := func(phase string, f func() (time.Duration, error)) error {
+	sample := func(phase string, f func() (Timing, error)) error {
 		before := r.requests()
-		wall, err := f()
+		t, err := f()
 		if err != nil {
 			return fmt.Errorf("%s: %w", phase, err)
 		}
-		peak, err := rsswrap.PeakKiB(r.rss)
+		u, err := rsswrap.Read(r.ws.RSSFile)
 		if err != nil {
 			return err
 		}
-		samples = append(samples, Sample{Size: n, Kind: kind, Rep: rep, Phase: phase, Wall: wall, RSSKiB: peak,
-			Requests: r.requests() - before, Resources: r.shape.Resources()})
+		samples = append(samples, Sample{Size: n, Kind: kind, Rep: rep, Phase: phase, Wall: t.Wall, CPU: t.CPU, ProviderCPU: u.CPU,
+			RSSKiB: u.PeakKiB, Requests: r.requests() - before, Resources: r.shape.Resources()})
 		return nil
 	}
-	if err := sample(PhaseApply, func() (time.Duration, error) { return r.tofu(ctx, 0, "apply", "-auto-approve") }); err != nil {
+	if err := sample(PhaseApply, func() (Timing, error) { return r.ws.Run(ctx, 0, "apply", "-auto-approve") }); err != nil {
 		return samples, err
 	}
-	if err := sample(PhasePlan, func() (time.Duration, error) { return r.tofu(ctx, 0, "plan", "-detailed-exitcode") }); err != nil {
+	if err := sample(PhasePlan, func() (Timing, error) { return r.ws.Run(ctx, 0, "plan", "-detailed-exitcode") }); err != nil {
 		return samples, err
 	}
 	drifted := tfgen.DriftIndices(n, cfg.DriftPct)
 	if err := r.drift(ctx, drifted); err != nil {
 		return samples, err
 	}
-	if err := sample(PhaseDrift, func() (time.Duration, error) {
-		return r.tofu(ctx, 2, "plan", "-detailed-exitcode", "-out=drift.tfplan")
+	if err := sample(PhaseDrift, func() (Timing, error) {
+		return r.ws.Run(ctx, 2, "plan", "-detailed-exitcode", "-out=drift.tfplan")
 	}); err != nil {
 		return samples, err
 	}
 	if err := r.checkDriftPlan(ctx, drifted); err != nil {
 		return samples, err
 	}
-	err = sample(PhaseDestroy, func() (time.Duration, error) { return r.tofu(ctx, 0, "destroy", "-auto-approve") })
+	err = sample(PhaseDestroy, func() (Timing, error) { return r.ws.Run(ctx, 0, "destroy", "-auto-approve") })
 	return samples, err
 }
 
-func (r *run) setup(ctx context.Context) error {
-	cli := filepath.Join(r.dir, "cli.tfrc")
-	r.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cli, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+func (r *run) setup(ctx context.Context, dir string) (err error) {
 	if r.kind == KindBaseline {
-		// No provider to install: terraform_data is built in. An empty CLI
-		// config keeps the person's own settings out of the measurement.
-		if err := os.WriteFile(cli, nil, 0o600); err != nil {
+		if r.ws, err = NewWorkspace(dir, r.cfg.Tofu, nil); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(r.dir, "main.tf"), []byte(tfgen.Baseline(r.shape, nil)), 0o600)
+		return r.ws.Write(tfgen.Baseline(r.shape, nil))
 	}
-	// dev_overrides points the provider address at a directory whose
-	// terraform-provider-pam is the RSS wrapper around the real provider, so
-	// no registry and no `init` are needed (as in scripts/demo.sh).
-	bin := filepath.Join(r.dir, "bin")
-	if err := os.Mkdir(bin, 0o700); err != nil {
-		return err
-	}
-	if err := os.Symlink(r.cfg.Wrapper, filepath.Join(bin, "terraform-provider-pam")); err != nil {
-		return err
-	}
-	rc := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n", tfgen.ProviderSource, bin)
-	if err := os.WriteFile(cli, []byte(rc), 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(r.dir, "main.tf"), []byte(tfgen.Provider(r.shape)), 0o600); err != nil {
-		return err
-	}
-	pamdDir := filepath.Join(r.dir, "pamd")
+	pamdDir := filepath.Join(dir, "pamd")
 	if err := os.Mkdir(pamdDir, 0o700); err != nil {
 		return err
 	}
-	p, err := benchd.Start(ctx, pamdDir)
-	if err != nil {
+	if r.pamd, err = benchd.Start(ctx, pamdDir); err != nil {
 		return err
 	}
-	r.pamd = p
 	// A proxy with no faults is a request counter.
-	r.proxy, err = faultproxy.New(p.URL(), faultproxy.Config{})
+	if r.proxy, err = faultproxy.New(r.pamd.URL(), faultproxy.Config{}); err != nil {
+		return err
+	}
+	r.ws, err = NewWorkspace(dir, r.cfg.Tofu, &ProviderSetup{Wrapper: r.cfg.Wrapper, Provider: r.cfg.Provider,
+		Endpoint: r.proxy.URL, Token: r.pamd.Token, ProfileDir: r.cfg.ProviderProfileDir})
 	if err != nil {
 		return err
 	}
-	r.env = append(r.env, "PAM_ENDPOINT="+r.proxy.URL, "PAM_TOKEN="+p.Token,
-		rsswrap.EnvProvider+"="+r.cfg.Provider, rsswrap.EnvOut+"="+r.rss)
-	return nil
+	return r.ws.Write(tfgen.Provider(r.shape))
 }
 
 func (r *run) close() {
@@ -221,38 +202,6 @@ func (r *run) requests() int64 {
 	return r.proxy.Stats().Requests
 }
 
-// tofu runs one OpenTofu command in the run's directory and returns its wall
-// time; an exit code other than want is an error carrying the output's tail.
-func (r *run) tofu(ctx context.Context, want int, args ...string) (time.Duration, error) {
-	args = append([]string{"-chdir=" + r.dir}, append(args, "-input=false", "-no-color", "-compact-warnings")...)
-	cmd := exec.CommandContext(ctx, r.cfg.Tofu, args...) //nolint:gosec // the pinned OpenTofu the benchmark was given
-	cmd.Env = r.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError) //nolint:errorlint // Run returns *exec.ExitError itself
-		if !ok {
-			return wall, err
-		}
-		code = ee.ExitCode()
-	}
-	if code != want {
-		return wall, fmt.Errorf("tofu %s exited %d, want %d:\n%s", strings.Join(args[1:], " "), code, want, tail(out.String(), 3000))
-	}
-	return wall, nil
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
-}
-
 // drift changes the drifted assignments: through the API for the provider
 // (what an operator clicking in a console would do), in the configuration
 // for the baseline (core has nothing out of band to detect).
@@ -262,7 +211,7 @@ func (r *run) drift(ctx context.Context, idx []int) error {
 		for _, i := range idx {
 			changed[i] = true
 		}
-		return os.WriteFile(filepath.Join(r.dir, "main.tf"), []byte(tfgen.Baseline(r.shape, changed)), 0o600)
+		return r.ws.Write(tfgen.Baseline(r.shape, changed))
 	}
 	// Straight to pamd, not through the counting proxy.
 	c, err := benchd.Client(r.pamd.URL(), r.pamd.Token)
@@ -290,13 +239,9 @@ func (r *run) drift(ctx context.Context, idx []int) error {
 // checkDriftPlan verifies that the drift plan changes exactly the drifted
 // assignments, and each in place.
 func (r *run) checkDriftPlan(ctx context.Context, idx []int) error {
-	cmd := exec.CommandContext(ctx, r.cfg.Tofu, "-chdir="+r.dir, "show", "-json", "drift.tfplan") //nolint:gosec // see tofu
-	cmd.Env = r.env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
+	b, err := r.ws.Output(ctx, "show", "-json", "drift.tfplan")
 	if err != nil {
-		return fmt.Errorf("tofu show: %w: %s", err, stderr.String())
+		return err
 	}
 	var plan tfjson.Plan
 	if err := json.Unmarshal(b, &plan); err != nil {
