@@ -75,7 +75,7 @@ func run() error {
 	flag.IntVar(&o.ret, "return", 1000, "active elevations the large-store data source returns")
 	flag.IntVar(&o.largeReps, "large-reps", 5, "repetitions of each large-store plan")
 	flag.StringVar(&o.workDir, "workdir", "", "directory for temporary files (default: the system temp dir)")
-	flag.StringVar(&o.provProf, "provider-cpuprofile", "", "directory for CPU profiles of the provider during the provider-vs-core runs")
+	flag.StringVar(&o.provProf, "provider-cpuprofile", "", "directory for CPU profiles of the provider (provider-vs-core and large-store runs)")
 	flag.StringVar(&o.loadProf, "load-cpuprofile", "", "directory for CPU profiles of pamd and the load generator, per scenario")
 	flag.Parse()
 	if o.tofu == "" {
@@ -131,7 +131,7 @@ func run() error {
 	}
 	if len(stores) > 0 {
 		res.Large, err = largestore.Run(ctx, largestore.Config{Sizes: stores, Return: o.ret, Reps: o.largeReps, Pamd: abs(o.pamd),
-			Tofu: o.tofu, Provider: abs(o.provider), Wrapper: self, WorkDir: tmp, Log: os.Stderr})
+			Tofu: o.tofu, Provider: abs(o.provider), Wrapper: self, WorkDir: tmp, Log: os.Stderr, ProviderProfileDir: o.provProf})
 		if err != nil {
 			return err
 		}

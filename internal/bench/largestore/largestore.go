@@ -40,7 +40,9 @@ type Config struct {
 	// Pamd is the pamd binary; Tofu, Provider and Wrapper as in tfbench.
 	Pamd, Tofu, Provider, Wrapper string
 	WorkDir                       string
-	Log                           io.Writer
+	// ProviderProfileDir, when set, profiles the provider (see provprof).
+	ProviderProfileDir string
+	Log                io.Writer
 }
 
 // perEligibility is the history depth: nine ended elevations per active one.
@@ -159,7 +161,8 @@ func measurePlans(ctx context.Context, cfg Config, dir, url, token, team string,
 	if err := os.Mkdir(wsDir, 0o700); err != nil {
 		return err
 	}
-	ws, err := tfbench.NewWorkspace(wsDir, cfg.Tofu, &tfbench.ProviderSetup{Wrapper: cfg.Wrapper, Provider: cfg.Provider, Endpoint: url, Token: token})
+	ws, err := tfbench.NewWorkspace(wsDir, cfg.Tofu, &tfbench.ProviderSetup{Wrapper: cfg.Wrapper, Provider: cfg.Provider, Endpoint: url, Token: token,
+		ProfileDir: cfg.ProviderProfileDir})
 	if err != nil {
 		return err
 	}

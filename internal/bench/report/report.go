@@ -58,8 +58,8 @@ type TFRow struct {
 	// and the baseline's OpenTofu.
 	CPU, ProviderCPU, BaselineCPU time.Duration
 	CPURatio                      float64
-	RSSKiB             int64
-	Requests           float64
+	RSSKiB                        int64
+	Requests                      float64
 }
 
 // SummarizeTF takes medians over repetitions.
