@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -55,6 +56,7 @@ func ints(s string) ([]int, error) {
 
 type options struct {
 	tofu, provider, pamd, out, note, workDir, provProf, loadProf string
+	jsonOut, render                                              string
 	sizes, conc, stores                                          string
 	reps, largeReps, ret                                         int
 	loadTime                                                     time.Duration
@@ -77,7 +79,12 @@ func run() error {
 	flag.StringVar(&o.workDir, "workdir", "", "directory for temporary files (default: the system temp dir)")
 	flag.StringVar(&o.provProf, "provider-cpuprofile", "", "directory for CPU profiles of the provider (provider-vs-core and large-store runs)")
 	flag.StringVar(&o.loadProf, "load-cpuprofile", "", "directory for CPU profiles of pamd and the load generator, per scenario")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the raw figures as JSON to this file")
+	flag.StringVar(&o.render, "render", "", "only re-render the report from a JSON file written by -json (no measurement)")
 	flag.Parse()
+	if o.render != "" {
+		return render(o)
+	}
 	if o.tofu == "" {
 		return fmt.Errorf("no OpenTofu: pass -tofu or set TOFU (make bench does)")
 	}
@@ -138,13 +145,43 @@ func run() error {
 	}
 	res.Took = time.Since(res.Started)
 	res.Machine.LoadEnd = report.Load()
-	var buf bytes.Buffer
-	if err := report.Write(&buf, res); err != nil {
-		return err
+	if o.jsonOut != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil { //nolint:gosec // figures meant to be read
+			return err
+		}
 	}
-	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil { //nolint:gosec // a report meant to be read and committed
+	if err := writeReport(o.out, res); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "pam-bench: wrote %s in %s\n", o.out, res.Took.Round(time.Second))
 	return nil
+}
+
+func writeReport(path string, res report.Results) error {
+	var buf bytes.Buffer
+	if err := report.Write(&buf, res); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644) //nolint:gosec // a report meant to be read and committed
+}
+
+// render rewrites the report from saved figures, e.g. after the findings
+// text changed; nothing is measured again.
+func render(o options) error {
+	b, err := os.ReadFile(o.render)
+	if err != nil {
+		return err
+	}
+	var res report.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return err
+	}
+	if o.note != "" {
+		res.Note = o.note
+	}
+	return writeReport(o.out, res)
 }

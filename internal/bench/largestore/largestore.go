@@ -48,12 +48,16 @@ type Config struct {
 // perEligibility is the history depth: nine ended elevations per active one.
 const perEligibility = 10
 
+// pageSize is the page size the pam_active_elevations data source asks for;
+// the API listing uses the same, so it shows pamd's part of the read.
+const pageSize = api.MaxPageSize
+
 // Row is the outcome at one store size.
 type Row struct {
 	Elevations, Active, Returned int
 	Seed                         time.Duration
 	// APIList is the median time to list every page of the team's active
-	// elevations over HTTP, as the data source does (page size 100).
+	// elevations over HTTP, as the data source does (pages of pageSize).
 	APIList time.Duration
 	// Plan and PlanEmpty are the medians of `tofu plan` of the data source
 	// returning Returned elevations and of the same data source matching
@@ -118,7 +122,7 @@ func runSize(ctx context.Context, cfg Config, size int) (Row, error) {
 	for range cfg.Reps {
 		t0 := time.Now()
 		items, err := client.All(ctx, func(tok string) (*api.Page[api.ActiveElevation], error) {
-			return c.ListActiveElevations(ctx, api.ActiveElevationListParams{ScopePrefix: team, PageSize: api.DefaultPageSize, PageToken: tok})
+			return c.ListActiveElevations(ctx, api.ActiveElevationListParams{ScopePrefix: team, PageSize: pageSize, PageToken: tok})
 		})
 		if err != nil {
 			return row, err

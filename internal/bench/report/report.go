@@ -325,7 +325,7 @@ func writeLarge(b *strings.Builder, r Results) {
 	p("serves it, and `data \"pam_active_elevations\"` with `scope_prefix` of one team is planned with OpenTofu. The read time ")
 	p("is the plan's median minus the median of the same plan whose filter matches nothing (provider start, schema and ")
 	p("one empty request cancel out). pamd's RSS is read from `/proc/<pid>/status`.\n\n")
-	p("| elevations | active | returned | seed | API listing (all pages) | plan | plan, empty result | read | provider peak RSS | pamd RSS at start | pamd peak RSS |\n")
+	p("| elevations | active | returned | seed | API listing (all pages of 1,000) | plan | plan, empty result | read | provider peak RSS | pamd RSS at start | pamd peak RSS |\n")
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, l := range r.Large {
 		p("| %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", l.Elevations, l.Active, l.Returned, secs(l.Seed),
