@@ -213,16 +213,16 @@ func goals(b *strings.Builder, r Results) {
 func bestWrites(rows []throughput.Row) (float64, string) {
 	best, where := 0.0, "none kept p99 under the goal"
 	for _, row := range rows {
-		rate, ok, any := 0.0, true, false
+		rate, ok, seen := 0.0, true, false
 		for _, res := range row.Results {
 			if !throughput.Writes[res.Name] {
 				continue
 			}
-			any = true
+			seen = true
 			rate += res.PerSec
 			ok = ok && res.Latency.P99 < GoalWriteP99
 		}
-		if any && ok && rate > best {
+		if seen && ok && rate > best {
 			best, where = rate, fmt.Sprintf("%s, concurrency %d", row.Scenario, row.Concurrency)
 		}
 	}

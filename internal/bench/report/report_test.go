@@ -18,11 +18,11 @@ func sample(kind, phase string, rep int, wall time.Duration, reqs int64) tfbench
 
 func TestSummarizeTFMediansAndRatios(t *testing.T) {
 	var ss []tfbench.Sample
-	for i, w := range []time.Duration{12, 10, 30} {
-		ss = append(ss, sample(tfbench.KindProvider, tfbench.PhasePlan, i, w*time.Second, 1101))
+	for i, w := range []int{12, 10, 30} {
+		ss = append(ss, sample(tfbench.KindProvider, tfbench.PhasePlan, i, time.Duration(w)*time.Second, 1101))
 	}
-	for i, w := range []time.Duration{9, 10, 11} {
-		ss = append(ss, sample(tfbench.KindBaseline, tfbench.PhasePlan, i, w*time.Second, 0))
+	for i, w := range []int{9, 10, 11} {
+		ss = append(ss, sample(tfbench.KindBaseline, tfbench.PhasePlan, i, time.Duration(w)*time.Second, 0))
 	}
 	rows := SummarizeTF(ss)
 	if len(rows) != 1 {

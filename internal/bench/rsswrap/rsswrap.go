@@ -30,11 +30,11 @@ const (
 // Main runs the wrapper when EnvProvider is set and reports whether it did,
 // with the exit code to use.
 func Main() (handled bool, code int) {
-	real := os.Getenv(EnvProvider)
-	if real == "" {
+	prov := os.Getenv(EnvProvider)
+	if prov == "" {
 		return false, 0
 	}
-	cmd := exec.Command(real, os.Args[1:]...) //nolint:gosec,noctx // the provider binary the benchmark built; its lifetime is OpenTofu's to manage
+	cmd := exec.Command(prov, os.Args[1:]...) //nolint:gosec,noctx // the provider binary the benchmark built; its lifetime is OpenTofu's to manage
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

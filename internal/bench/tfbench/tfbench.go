@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config) ([]Sample, error) {
 				fmt.Fprintf(cfg.Log, "tfbench: N=%d rep %d/%d %s\n", n, rep+1, cfg.Reps, kind)
 				s, err := runOne(ctx, cfg, kind, n, rep)
 				if err != nil {
-					return out, fmt.Errorf("N=%d rep %d %s: %w", n, rep+1, kind, err)
+					return out, fmt.Errorf("size %d, rep %d, %s: %w", n, rep+1, kind, err)
 				}
 				out = append(out, s...)
 			}
