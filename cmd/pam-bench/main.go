@@ -117,9 +117,7 @@ func run() error {
 	if len(sizes) > 0 {
 		res.TF, err = tfbench.Run(ctx, tfbench.Config{Tofu: o.tofu, Provider: abs(o.provider), Wrapper: self, Sizes: sizes, Reps: o.reps,
 			DriftPct: 1, WorkDir: tmp, Log: os.Stderr, ProviderProfileDir: o.provProf})
-		if err != nil {
-			return err
-		}
+		res.Errors = failed(res.Errors, "provider against core", err)
 	}
 	conc, err := ints(o.conc)
 	if err != nil {
@@ -128,9 +126,7 @@ func run() error {
 	if len(conc) > 0 {
 		res.Load, err = throughput.Run(ctx, throughput.Config{Concurrency: conc, Duration: o.loadTime, ActiveElevations: 300,
 			WorkDir: tmp, ProfileDir: o.loadProf, Log: os.Stderr})
-		if err != nil {
-			return err
-		}
+		res.Errors = failed(res.Errors, "pamd throughput", err)
 	}
 	stores, err := ints(o.stores)
 	if err != nil {
@@ -139,9 +135,7 @@ func run() error {
 	if len(stores) > 0 {
 		res.Large, err = largestore.Run(ctx, largestore.Config{Sizes: stores, Return: o.ret, Reps: o.largeReps, Pamd: abs(o.pamd),
 			Tofu: o.tofu, Provider: abs(o.provider), Wrapper: self, WorkDir: tmp, Log: os.Stderr, ProviderProfileDir: o.provProf})
-		if err != nil {
-			return err
-		}
+		res.Errors = failed(res.Errors, "large stores", err)
 	}
 	res.Took = time.Since(res.Started)
 	res.Machine.LoadEnd = report.Load()
@@ -158,7 +152,20 @@ func run() error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "pam-bench: wrote %s in %s\n", o.out, res.Took.Round(time.Second))
+	if len(res.Errors) > 0 {
+		return fmt.Errorf("incomplete: %s", strings.Join(res.Errors, "; "))
+	}
 	return nil
+}
+
+// failed records a part's error, so that the parts after it still run and
+// the figures measured before it are still written.
+func failed(errs []string, part string, err error) []string {
+	if err == nil {
+		return errs
+	}
+	fmt.Fprintf(os.Stderr, "pam-bench: %s: %v\n", part, err)
+	return append(errs, part+": "+err.Error())
 }
 
 func writeReport(path string, res report.Results) error {

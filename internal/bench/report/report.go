@@ -46,6 +46,8 @@ type Results struct {
 	Load     []throughput.Row
 	LoadTime time.Duration
 	Large    []largestore.Row
+	// Errors lists parts that failed; the figures before the failure are kept.
+	Errors []string `json:",omitempty"`
 }
 
 // TFRow is the median of one phase at one size.
@@ -141,6 +143,9 @@ func Write(w io.Writer, r Results) error {
 	p("they are measured, never asserted by tests. Re-run with `make bench` (N = 100 and 1,000) or `make bench-large` (adds N = 5,000).\n\n")
 	if r.Note != "" {
 		p("> **%s**\n\n", r.Note)
+	}
+	for _, e := range r.Errors {
+		p("> **Incomplete run:** %s\n\n", e)
 	}
 	m := r.Machine
 	p("## Machine\n\n| | |\n|---|---|\n")
@@ -307,13 +312,20 @@ func writeLoad(b *strings.Builder, r Results) {
 	p("Reads by id pick a random eligibility; the listings filter on one principal (one result) or one team's scope prefix ")
 	p("(a full page of 100).\n\n")
 	p("| scenario | concurrency | request | ops/s | p50 | p99 | max | errors |\n|---|---:|---|---:|---:|---:|---:|---:|\n")
+	var failures []string
 	for _, row := range r.Load {
 		for _, res := range row.Results {
 			p("| %s | %d | %s | %.0f | %s | %s | %s | %d |\n", row.Scenario, row.Concurrency, res.Name, res.PerSec,
 				ms(res.Latency.P50), ms(res.Latency.P99), ms(res.Latency.Max), res.Errors)
 		}
+		if row.FirstError != "" {
+			failures = append(failures, fmt.Sprintf("%s at concurrency %d: `%s`", row.Scenario, row.Concurrency, row.FirstError))
+		}
 	}
 	p("\n")
+	for _, f := range failures {
+		p("First failure of %s\n\n", f)
+	}
 }
 
 func writeLarge(b *strings.Builder, r Results) {

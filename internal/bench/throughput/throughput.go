@@ -56,6 +56,9 @@ type Row struct {
 	Scenario    string
 	Concurrency int
 	Results     []load.Result
+	// FirstError is the first failure, if any (failures are counted in
+	// Results, and the run goes on).
+	FirstError string `json:",omitempty"`
 }
 
 type env struct {
@@ -107,9 +110,15 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 			}
 			res, err := load.Run(ctx, conc, cfg.Duration, e.step(sc))
 			stop()
-			rows = append(rows, Row{Scenario: sc, Concurrency: conc, Results: res})
+			row := Row{Scenario: sc, Concurrency: conc, Results: res}
 			if err != nil {
-				return rows, fmt.Errorf("%s at %d: %w", sc, conc, err)
+				// Reported with the figures rather than ending the run.
+				row.FirstError = err.Error()
+				fmt.Fprintf(cfg.Log, "throughput: %s at %d: %v\n", sc, conc, err)
+			}
+			rows = append(rows, row)
+			if ctx.Err() != nil {
+				return rows, ctx.Err()
 			}
 		}
 	}
@@ -234,16 +243,22 @@ func (e *env) step(sc string) load.Step {
 		}
 	case ScenarioElevate:
 		// request, approve by the approver, deactivate by the requester: the
-		// eligibility is free again for the worker's next cycle.
+		// eligibility is free again for the worker's next cycle. A failure is
+		// counted; the elevation is then revoked (untimed) so that the next
+		// cycle can start.
 		return func(ctx context.Context, w, _ int, r *load.Recorder) error {
 			var id string
 			if err := r.Time("elevation.request", func() (err error) { id, err = e.request(ctx, e.reqs[w], e.reqElig[w]); return err }); err != nil {
-				return err
+				return nil //nolint:nilerr // counted by the recorder; the worker goes on
 			}
-			if err := r.Time("elevation.approve", func() error { return e.act(ctx, e.approver, id, api.ActionApprove) }); err != nil {
-				return err
+			err := r.Time("elevation.approve", func() error { return e.act(ctx, e.approver, id, api.ActionApprove) })
+			if err == nil {
+				err = r.Time("elevation.deactivate", func() error { return e.act(ctx, e.reqs[w], id, api.ActionDeactivate) })
 			}
-			return r.Time("elevation.deactivate", func() error { return e.act(ctx, e.reqs[w], id, api.ActionDeactivate) })
+			if err != nil {
+				_ = e.act(ctx, e.admins[w], id, api.ActionRevoke)
+			}
+			return nil
 		}
 	case ScenarioGet:
 		return func(ctx context.Context, w, _ int, r *load.Recorder) error {
