@@ -108,7 +108,7 @@ func run() error {
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 
-	res := report.Results{Machine: report.Describe(ctx, o.tofu), Command: "pam-bench " + strings.Join(os.Args[1:], " "),
+	res := report.Results{Machine: report.Describe(ctx, o.tofu), Command: commandLine(),
 		Note: o.note, Started: time.Now(), Reps: o.reps, LoadTime: o.loadTime}
 	sizes, err := ints(o.sizes)
 	if err != nil {
@@ -156,6 +156,28 @@ func run() error {
 		return fmt.Errorf("incomplete: %s", strings.Join(res.Errors, "; "))
 	}
 	return nil
+}
+
+// commandLine is how pam-bench was run, quoted where needed, the note left out
+// (it is printed on its own).
+func commandLine() string {
+	parts := []string{"pam-bench"}
+	args := os.Args[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-note" || a == "--note" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-note=") || strings.HasPrefix(a, "--note=") {
+			continue
+		}
+		if strings.ContainsAny(a, " \t\"'") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
 }
 
 // failed records a part's error, so that the parts after it still run and
