@@ -63,8 +63,8 @@ type TFRow struct {
 	// TofuCPURatio is OpenTofu's own CPU (CPU minus the provider's) over the
 	// baseline's: the ratio a provider that cost nothing would reach.
 	TofuCPURatio float64
-	RSSKiB                        int64
-	Requests                      float64
+	RSSKiB       int64
+	Requests     float64
 }
 
 // SummarizeTF takes medians over repetitions.
