@@ -243,13 +243,20 @@ func (r *run) checkDriftPlan(ctx context.Context, idx []int) error {
 	if err != nil {
 		return err
 	}
-	var plan tfjson.Plan
-	if err := json.Unmarshal(b, &plan); err != nil {
-		return fmt.Errorf("tofu show: %w", err)
-	}
 	resType := "terraform_data"
 	if r.kind == KindProvider {
 		resType = "pam_eligible_role_assignment"
+	}
+	return CheckDrift(b, resType, idx)
+}
+
+// CheckDrift verifies a plan (the JSON of `tofu show -json`) changes exactly
+// the assignments idx of resType, each with an in-place update, and nothing
+// else.
+func CheckDrift(planJSON []byte, resType string, idx []int) error {
+	var plan tfjson.Plan
+	if err := json.Unmarshal(planJSON, &plan); err != nil {
+		return fmt.Errorf("tofu show: %w", err)
 	}
 	var want, got []string
 	for _, i := range idx {
