@@ -131,7 +131,9 @@ PAMD_BOOTSTRAP_TOKEN, or a generated one printed once on stderr.
 
 With --tls-cert and --tls-key pamd serves HTTPS (TLS 1.2 or later). Each
 token may send --rate-limit requests per second on average and --rate-burst
-at once; more get 429 with Retry-After (0 disables the limit).`,
+at once; more get 429 with Retry-After (0 disables the limit). With a
+PostgreSQL --db the limit is counted in the database and shared by every
+replica; with SQLite, in memory.`,
 		Example: `  pamd serve --tls-cert /etc/pamd/tls.crt --tls-key /etc/pamd/tls.key
   pamd serve --rate-limit 0   # no per-token rate limit`,
 		Args: cobra.NoArgs,

@@ -16,33 +16,66 @@ import (
 )
 
 var (
-	pamdOnce sync.Once
-	pamdPath string
-	pamdErr  error
+	buildMu   sync.Mutex
+	buildOnce = map[string]*builtBinary{}
 )
+
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildBinary builds the main package pkg once per test binary into a temp
+// dir of its own, as name; concurrent callers wait for the one build.
+func buildBinary(t *testing.T, pkg, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	b, ok := buildOnce[pkg]
+	if !ok {
+		b = &builtBinary{}
+		buildOnce[pkg] = b
+	}
+	buildMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "pam-acctest-bin-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, name)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", b.path, pkg).CombinedOutput() //nolint:gosec // fixed package list; the output path is our own temp dir
+		if err != nil {
+			b.err = &buildError{err: err, out: string(out)}
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("acctest: building %s: %v", pkg, b.err)
+	}
+	return b.path
+}
 
 // pamdBinary builds cmd/pamd once per test binary, so end-to-end tests drive
 // the same CLI a person would run.
 func pamdBinary(t *testing.T) string {
 	t.Helper()
-	pamdOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pamd-cli-")
-		if err != nil {
-			pamdErr = err
-			return
-		}
-		pamdPath = filepath.Join(dir, "pamd")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", pamdPath, "github.com/accessplane/terraform-provider-pam/cmd/pamd").CombinedOutput() //nolint:gosec // fixed command; the output path is our own temp dir
-		if err != nil {
-			pamdErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if pamdErr != nil {
-		t.Fatalf("acctest: building pamd: %v", pamdErr)
-	}
-	return pamdPath
+	return buildBinary(t, "github.com/accessplane/terraform-provider-pam/cmd/pamd", "pamd")
+}
+
+// PamdBinary is the path of a pamd built from this tree, for tests that run
+// pamd as a separate process (to kill it, for instance).
+func PamdBinary(t *testing.T) string {
+	t.Helper()
+	return pamdBinary(t)
+}
+
+// ProviderBinary is the path of terraform-provider-pam built from this tree,
+// named as the CLI's dev_overrides expect; see NewWorkdir.
+func ProviderBinary(t *testing.T) string {
+	t.Helper()
+	return buildBinary(t, "github.com/accessplane/terraform-provider-pam", "terraform-provider-pam")
 }
 
 type buildError struct {

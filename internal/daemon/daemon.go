@@ -153,8 +153,11 @@ type Daemon struct {
 	stop   context.CancelFunc
 	worker chan struct{}
 	// tls is nil for plain HTTP.
-	tls     *tls.Config
-	limiter ratelimit.Limiter
+	tls *tls.Config
+	// limiter rations requests per token (nil = no limit); authFailures,
+	// audited credential refusals per address (nil = server's default).
+	limiter      ratelimit.Limiter
+	authFailures ratelimit.Limiter
 	// elect is the store's leader election (PostgreSQL); nil means this
 	// replica always leads (SQLite: one process per database).
 	elect  elector
@@ -169,23 +172,68 @@ type elector interface {
 	Resign()
 }
 
-// newRateLimiter builds the per-token limiter of cfg; nil when disabled.
-func newRateLimiter(cfg Config) (ratelimit.Limiter, error) {
+// rateConfig checks cfg's per-token rate limit; nil when it is disabled.
+func rateConfig(cfg Config) (*ratelimit.Config, error) {
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return nil, errors.New("rate limit and burst must not be negative (0 disables the limit)")
 	}
 	if cfg.RateLimit == 0 {
-		return nil, nil //nolint:nilnil // no limiter is the disabled state
+		return nil, nil //nolint:nilnil // no limit is the disabled state
 	}
 	burst := cfg.RateBurst
 	if burst == 0 {
 		burst = DefaultRateBurst
 	}
-	l, err := ratelimit.NewMemory(ratelimit.Config{Rate: cfg.RateLimit, Burst: burst, Now: cfg.Clock.Now})
+	rc, err := ratelimit.Normalize(ratelimit.Config{Rate: cfg.RateLimit, Burst: burst, Now: cfg.Clock.Now})
 	if err != nil {
 		return nil, err
 	}
-	return l, nil
+	return &rc, nil
+}
+
+// sharedLimiters is implemented by stores that several replicas share
+// (PostgreSQL): their limiters count every replica's requests.
+type sharedLimiters interface {
+	Limiter(name string, cfg ratelimit.Config) (ratelimit.Limiter, error)
+	PurgeRateLimits(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Names of the shared limiters (rate_limits.limiter).
+const (
+	limiterRequests     = "requests"
+	limiterAuthFailures = "auth_failures"
+)
+
+// newLimiters builds the per-token limiter (nil when rc is) and the budget
+// of audited credential refusals. On a store that replicas share both live
+// in the database, so that N replicas allow one limit rather than N, and
+// fail open (ratelimit.FailOpen); with SQLite (one process) the per-token
+// limiter is in memory and the refusal budget is left to server.New's
+// in-memory default.
+func newLimiters(cfg Config, st store.Store, rc *ratelimit.Config) (requests, authFailures ratelimit.Limiter, err error) {
+	shared, ok := st.(sharedLimiters)
+	if !ok {
+		if rc == nil {
+			return nil, nil, nil
+		}
+		m, err := ratelimit.NewMemory(*rc)
+		return m, nil, err
+	}
+	failOpen := func(name string, c ratelimit.Config) (ratelimit.Limiter, error) {
+		l, err := shared.Limiter(name, c)
+		if err != nil {
+			return nil, err
+		}
+		return &ratelimit.FailOpen{Limiter: l, Logger: cfg.Logger.With("limiter", name), Now: cfg.Clock.Now}, nil
+	}
+	if rc != nil {
+		if requests, err = failOpen(limiterRequests, *rc); err != nil {
+			return nil, nil, err
+		}
+	}
+	authFailures, err = failOpen(limiterAuthFailures, ratelimit.Config{
+		Rate: server.DefaultAuthFailureRate, Burst: server.DefaultAuthFailureBurst, Now: cfg.Clock.Now})
+	return requests, authFailures, err
 }
 
 // Start opens the store, installs the bootstrap token on a fresh store and
@@ -229,7 +277,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := newRateLimiter(cfg)
+	rc, err := rateConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +294,11 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, store: st, done: make(chan error, 1), tls: tlsCfg, limiter: limiter}
+	limiter, authFailures, err := newLimiters(cfg, st, rc)
+	if err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	d := &Daemon{cfg: cfg, store: st, done: make(chan error, 1), tls: tlsCfg, limiter: limiter, authFailures: authFailures}
 	if e, ok := st.(elector); ok {
 		d.elect = e
 	} else {
@@ -279,7 +331,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	srv, err := server.New(server.Config{
 		Store: served, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
 		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot, Sessions: d.sess,
-		RateLimiter: d.limiter,
+		RateLimiter: d.limiter, AuthFailureLimiter: d.authFailures,
 	})
 	if err != nil {
 		return err
@@ -365,9 +417,26 @@ func (d *Daemon) startWorker() {
 				if _, err := d.RunWorkerOnce(ctx); err != nil && ctx.Err() == nil {
 					d.cfg.Logger.Error("elevation worker pass failed", "error", err.Error())
 				}
+				d.purgeRateLimits(ctx)
 			}
 		}
 	}()
+}
+
+// purgeRateLimits deletes the shared limiters' rows that are full buckets
+// again (the same as no row): the table keeps only keys active in the last
+// Burst/Rate seconds. Run by the leader after each worker pass; a failure is
+// only logged, as the next pass retries.
+func (d *Daemon) purgeRateLimits(ctx context.Context) {
+	shared, ok := d.store.(sharedLimiters)
+	if !ok {
+		return
+	}
+	if n, err := shared.PurgeRateLimits(ctx, d.cfg.Clock.Now()); err != nil && ctx.Err() == nil {
+		d.cfg.Logger.Warn("rate limits: purge of idle keys failed", "error", err.Error())
+	} else if n > 0 {
+		d.cfg.Logger.Debug("rate limits: idle keys purged", "rows", n)
+	}
 }
 
 // Campaign takes or confirms the lead of the background worker and reports

@@ -1,12 +1,16 @@
 // Package ratelimit decides whether a caller may make another request now.
 // It knows nothing of HTTP: callers name a key (a token id, a client address)
 // and get a yes, or a no with how long to wait. The in-memory Memory limiter
-// keeps one token bucket per key; a store-backed limiter shared by several
-// pamd replicas can implement the same Limiter interface later.
+// keeps one token bucket per key in this process; the PostgreSQL store
+// implements the same Limiter with a table that every pamd replica shares
+// (postgres.Store.Limiter), so that N replicas allow one limit, not N. This
+// package stays free of database drivers.
 package ratelimit
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -18,8 +22,10 @@ import (
 // Limiter rations requests per key.
 type Limiter interface {
 	// Allow takes one request from key's allowance. When none is left it
-	// returns false and how long until one is (always > 0).
-	Allow(key string) (ok bool, retryAfter time.Duration)
+	// returns false and how long until one is (always > 0). err is set only
+	// when the limiter could not decide (its database is unreachable); ok is
+	// then meaningless and the caller chooses (see FailOpen).
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
 // Config of a Memory limiter.
@@ -69,13 +75,15 @@ type bucket struct {
 // sweepEvery is how often idle buckets are dropped even below MaxKeys.
 const sweepEvery = time.Minute
 
-// NewMemory returns an in-memory limiter.
-func NewMemory(cfg Config) (*Memory, error) {
+// Normalize checks cfg and fills in its defaults (Burst, MaxKeys, Now); every
+// Limiter implementation starts with it, so that they agree on what a
+// configuration means.
+func Normalize(cfg Config) (Config, error) {
 	if cfg.Rate <= 0 || math.IsInf(cfg.Rate, 0) || math.IsNaN(cfg.Rate) {
-		return nil, errors.New("ratelimit: rate must be a positive number of requests per second")
+		return cfg, errors.New("ratelimit: rate must be a positive number of requests per second")
 	}
 	if cfg.Burst < 0 {
-		return nil, errors.New("ratelimit: burst must not be negative")
+		return cfg, errors.New("ratelimit: burst must not be negative")
 	}
 	if cfg.Burst == 0 {
 		cfg.Burst = max(1, int(math.Ceil(cfg.Rate)))
@@ -86,6 +94,15 @@ func NewMemory(cfg Config) (*Memory, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	return cfg, nil
+}
+
+// NewMemory returns an in-memory limiter.
+func NewMemory(cfg Config) (*Memory, error) {
+	cfg, err := Normalize(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Memory{
 		limit: rate.Limit(cfg.Rate), burst: cfg.Burst, maxKeys: cfg.MaxKeys, now: cfg.Now,
 		idle:    time.Duration(float64(cfg.Burst) / cfg.Rate * float64(time.Second)),
@@ -93,8 +110,13 @@ func NewMemory(cfg Config) (*Memory, error) {
 	}, nil
 }
 
-// Allow implements Limiter.
-func (m *Memory) Allow(key string) (bool, time.Duration) {
+// Allow implements Limiter; it never fails.
+func (m *Memory) Allow(_ context.Context, key string) (bool, time.Duration, error) {
+	ok, wait := m.allow(key)
+	return ok, wait, nil
+}
+
+func (m *Memory) allow(key string) (bool, time.Duration) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -164,4 +186,70 @@ func (m *Memory) evictOldest(n int) {
 // again.
 func RetryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// DefaultFailOpenLogEvery is how often FailOpen logs while errors persist.
+const DefaultFailOpenLogEvery = 30 * time.Second
+
+// FailOpen wraps a Limiter that can fail (a shared one, in the database) so
+// that an error allows the request instead of refusing it, and is logged at
+// most once per Every with the number of errors since the last log.
+//
+// Failing open is deliberate. The limiter protects pamd from one caller's
+// excess; it is not an access control. When its database cannot answer,
+// refusing everyone (fail closed) would turn a database hiccup into a total
+// outage of the API, including of requests that need no write; and when the
+// database is really down, requests that need it already get 503 from the
+// store, so nothing is gained by adding 429s. Availability of the API beats
+// the accuracy of a rate count for the seconds the database is away. A
+// request whose own context ended (the client hung up) is allowed without a
+// log: that is no database fault.
+type FailOpen struct {
+	Limiter Limiter
+	Logger  *slog.Logger // nil = discard
+	// Every is the logging interval (0 = DefaultFailOpenLogEvery).
+	Every time.Duration
+	// Now is the clock for the interval (nil = time.Now).
+	Now func() time.Time
+
+	mu      sync.Mutex
+	last    time.Time
+	dropped int
+}
+
+// Allow implements Limiter; its error is always nil.
+func (f *FailOpen) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	ok, wait, err := f.Limiter.Allow(ctx, key)
+	if err == nil {
+		return ok, wait, nil
+	}
+	if ctx.Err() == nil {
+		f.logError(err)
+	}
+	return true, 0, nil
+}
+
+func (f *FailOpen) logError(err error) {
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	every := f.Every
+	if every <= 0 {
+		every = DefaultFailOpenLogEvery
+	}
+	t := now()
+	f.mu.Lock()
+	if !f.last.IsZero() && t.Sub(f.last) < every {
+		f.dropped++
+		f.mu.Unlock()
+		return
+	}
+	n := f.dropped
+	f.last, f.dropped = t, 0
+	f.mu.Unlock()
+	if f.Logger != nil {
+		f.Logger.Warn("rate limiter unavailable: allowing requests unlimited until it answers",
+			"error", err.Error(), "errors_not_logged", n, "log_every", every.String())
+	}
 }

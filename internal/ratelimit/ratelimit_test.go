@@ -1,7 +1,12 @@
 package ratelimit_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +17,15 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// allow is Allow for a limiter that cannot fail.
+func allow(l ratelimit.Limiter, key string) (bool, time.Duration) {
+	ok, wait, err := l.Allow(context.Background(), key)
+	if err != nil {
+		panic(err)
+	}
+	return ok, wait
+}
 
 func newLimiter(t *testing.T, cfg ratelimit.Config) (*ratelimit.Memory, *fakeClock) {
 	t.Helper()
@@ -27,11 +41,11 @@ func newLimiter(t *testing.T, cfg ratelimit.Config) (*ratelimit.Memory, *fakeClo
 func TestBurstThenRefill(t *testing.T) {
 	m, clk := newLimiter(t, ratelimit.Config{Rate: 2, Burst: 5})
 	for i := range 5 {
-		if ok, _ := m.Allow("a"); !ok {
+		if ok, _ := allow(m, "a"); !ok {
 			t.Fatalf("request %d of the burst refused", i+1)
 		}
 	}
-	ok, wait := m.Allow("a")
+	ok, wait := allow(m, "a")
 	if ok {
 		t.Fatal("6th request at the same instant allowed; burst is 5")
 	}
@@ -40,19 +54,19 @@ func TestBurstThenRefill(t *testing.T) {
 	}
 	// Refused requests do not consume: after 500 ms exactly one is allowed.
 	for range 10 {
-		m.Allow("a")
+		allow(m, "a")
 	}
 	clk.advance(500 * time.Millisecond)
-	if ok, _ := m.Allow("a"); !ok {
+	if ok, _ := allow(m, "a"); !ok {
 		t.Error("refused after waiting the advertised time")
 	}
-	if ok, _ := m.Allow("a"); ok {
+	if ok, _ := allow(m, "a"); ok {
 		t.Error("second request after one refill interval allowed")
 	}
 	// Sustained rate: 10 s at exactly 2/s is all allowed.
 	for i := range 20 {
 		clk.advance(500 * time.Millisecond)
-		if ok, _ := m.Allow("a"); !ok {
+		if ok, _ := allow(m, "a"); !ok {
 			t.Fatalf("sustained request %d at the configured rate refused", i)
 		}
 	}
@@ -60,13 +74,13 @@ func TestBurstThenRefill(t *testing.T) {
 
 func TestKeysAreIndependent(t *testing.T) {
 	m, _ := newLimiter(t, ratelimit.Config{Rate: 1, Burst: 1})
-	if ok, _ := m.Allow("tok_a"); !ok {
+	if ok, _ := allow(m, "tok_a"); !ok {
 		t.Fatal("first request of a refused")
 	}
-	if ok, _ := m.Allow("tok_a"); ok {
+	if ok, _ := allow(m, "tok_a"); ok {
 		t.Fatal("second request of a allowed")
 	}
-	if ok, _ := m.Allow("tok_b"); !ok {
+	if ok, _ := allow(m, "tok_b"); !ok {
 		t.Error("b refused because a is out of requests")
 	}
 }
@@ -74,13 +88,13 @@ func TestKeysAreIndependent(t *testing.T) {
 func TestIdleBucketsAreDropped(t *testing.T) {
 	m, clk := newLimiter(t, ratelimit.Config{Rate: 10, Burst: 10})
 	for i := range 100 {
-		m.Allow(fmt.Sprint("ip-", i))
+		allow(m, fmt.Sprint("ip-", i))
 	}
 	if n := m.Len(); n != 100 {
 		t.Fatalf("%d buckets, want 100", n)
 	}
 	clk.advance(time.Minute) // every bucket refilled (1 s) and a sweep is due
-	m.Allow("fresh")
+	allow(m, "fresh")
 	if n := m.Len(); n != 1 {
 		t.Errorf("%d buckets after the sweep, want 1 (the fresh one)", n)
 	}
@@ -90,13 +104,13 @@ func TestMaxKeysBoundsMemory(t *testing.T) {
 	m, clk := newLimiter(t, ratelimit.Config{Rate: 0.01, Burst: 1, MaxKeys: 64})
 	for i := range 1000 {
 		clk.advance(time.Millisecond)
-		m.Allow(fmt.Sprint("ip-", i))
+		allow(m, fmt.Sprint("ip-", i))
 		if n := m.Len(); n > 64 {
 			t.Fatalf("%d buckets after %d keys, max 64", n, i+1)
 		}
 	}
 	// The most recent key kept its (empty) bucket: the eviction took the oldest.
-	if ok, _ := m.Allow("ip-999"); ok {
+	if ok, _ := allow(m, "ip-999"); ok {
 		t.Error("the most recent key was evicted")
 	}
 }
@@ -124,12 +138,66 @@ func TestConfigValidation(t *testing.T) {
 	}
 	n := 0
 	for {
-		if ok, _ := m.Allow("k"); !ok {
+		if ok, _ := allow(m, "k"); !ok {
 			break
 		}
 		n++
 	}
 	if n != 3 {
 		t.Errorf("default burst for 2.5/s = %d, want 3", n)
+	}
+}
+
+// failing is a Limiter whose database is down.
+type failing struct{ calls int }
+
+func (f *failing) Allow(context.Context, string) (bool, time.Duration, error) {
+	f.calls++
+	return false, 0, errors.New("connection refused")
+}
+
+func TestFailOpenAllowsAndLogsOncePerInterval(t *testing.T) {
+	var log bytes.Buffer
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	inner := &failing{}
+	f := &ratelimit.FailOpen{Limiter: inner, Logger: slog.New(slog.NewTextHandler(&log, nil)), Every: time.Minute, Now: clk.now}
+	for range 100 {
+		if ok, _ := allow(f, "k"); !ok {
+			t.Fatal("refused while the limiter fails: must fail open")
+		}
+		clk.advance(time.Second)
+	}
+	// 100 s of errors at one log a minute: the first, and one at 60 s
+	// counting the 59 in between.
+	if n := strings.Count(log.String(), "rate limiter unavailable"); n != 2 {
+		t.Errorf("%d log lines for 100 errors over 100 s, want 2:\n%s", n, log.String())
+	}
+	if !strings.Contains(log.String(), "errors_not_logged=59") {
+		t.Errorf("the second line does not count the errors in between:\n%s", log.String())
+	}
+	if inner.calls != 100 {
+		t.Errorf("inner limiter asked %d times, want 100", inner.calls)
+	}
+
+	// A caller that hung up is no database fault: allowed, not logged.
+	log.Reset()
+	clk.advance(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ok, _, err := f.Allow(ctx, "k"); !ok || err != nil {
+		t.Errorf("cancelled request: ok=%v err=%v", ok, err)
+	}
+	if log.Len() != 0 {
+		t.Errorf("a cancelled request was logged: %s", log.String())
+	}
+
+	// A working limiter passes its answers through.
+	m, _ := newLimiter(t, ratelimit.Config{Rate: 1, Burst: 1})
+	f2 := &ratelimit.FailOpen{Limiter: m}
+	if ok, _ := allow(f2, "a"); !ok {
+		t.Error("first request refused")
+	}
+	if ok, wait := allow(f2, "a"); ok || wait != time.Second {
+		t.Errorf("second request: ok=%v wait=%v, want refused for 1s", ok, wait)
 	}
 }

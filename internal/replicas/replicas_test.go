@@ -62,7 +62,8 @@ type cluster struct {
 
 // startCluster starts n pamd replicas on one fresh PostgreSQL database,
 // sharing the master key file and a fake clock, behind a round-robin proxy.
-func startCluster(t *testing.T, n int) *cluster {
+// opts adjust each replica's configuration.
+func startCluster(t *testing.T, n int, opts ...func(*daemon.Config)) *cluster {
 	t.Helper()
 	admin := testdb.PostgresDSN(t)
 	c := &cluster{t: t, dsn: testdb.NewPostgres(t, admin), clock: clock.NewFake(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC))}
@@ -70,11 +71,15 @@ func startCluster(t *testing.T, n int) *cluster {
 	urls := make([]string, n)
 	for i := range n {
 		logs := &syncBuf{}
-		d, err := daemon.Start(context.Background(), daemon.Config{
+		cfg := daemon.Config{
 			Listen: "127.0.0.1:0", DB: c.dsn, MasterKeyFile: keyFile, BootstrapToken: adminToken,
 			Clock: c.clock, Version: "test", WorkerInterval: workerTick, DBMaxConns: 4,
 			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		})
+		}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		d, err := daemon.Start(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("replica %d: %v", i, err)
 		}

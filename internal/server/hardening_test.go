@@ -22,13 +22,19 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/daemon"
 	"github.com/accessplane/terraform-provider-pam/internal/server"
+	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 )
 
 // startWith starts pamd on a fake clock with extra configuration.
 func startWith(t *testing.T, cfg daemon.Config) *env {
 	t.Helper()
 	fc := clock.NewFake(pimT0)
-	cfg.Listen, cfg.DBPath, cfg.BootstrapToken = "127.0.0.1:0", filepath.Join(t.TempDir(), "pamd.db"), adminToken
+	// On the engine PAM_TEST_DB selects: with PostgreSQL the rate limits
+	// and the refusal budget are the shared ones, in the database.
+	cfg.Listen, cfg.DB, cfg.BootstrapToken = "127.0.0.1:0", testdb.Target(t), adminToken
+	if testdb.IsPostgres() {
+		cfg.MasterKeyFile = testdb.KeyFile(t)
+	}
 	cfg.Clock, cfg.Version, cfg.WorkerInterval = fc, "test", -1
 	d, err := daemon.Start(context.Background(), cfg)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"net/http"
 	"net/http/httptest"
@@ -104,3 +105,38 @@ func TestPanicBecomesProblemWithoutDetails(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// brokenLimiter cannot decide: its database is away.
+type brokenLimiter struct{ calls int }
+
+func (b *brokenLimiter) Allow(context.Context, string) (bool, time.Duration, error) {
+	b.calls++
+	return false, time.Hour, errors.New("connection refused")
+}
+
+// A limiter that fails lets requests through (fail open): the public
+// description and a refused credential (audited, 401) are answered as if
+// no limit applied, never 429.
+func TestFailingLimiterAllows(t *testing.T) {
+	st := testdb.Open(t)
+	req, auth := &brokenLimiter{}, &brokenLimiter{}
+	s, err := New(Config{Store: st, PageTokenKey: []byte(strings.Repeat("k", 32)), RateLimiter: req, AuthFailureLimiter: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequestWithContext(context.Background(), http.MethodGet, api.PathPrefix+"/openapi.json", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("openapi with a failing limiter: %d, want 200", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	r := httptest.NewRequestWithContext(context.Background(), http.MethodGet, "/v1/roles", nil)
+	r.Header.Set("Authorization", "Bearer pamd_unknown_token_0123456789abcdefghijklmnop")
+	s.ServeHTTP(rec, r)
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("refused credential with a failing budget: %d, want 401", rec.Code)
+	}
+	if req.calls != 1 || auth.calls != 1 {
+		t.Errorf("limiters asked %d and %d times, want 1 each", req.calls, auth.calls)
+	}
+}

@@ -32,11 +32,24 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, key string) bool 
 	if s.limiter == nil {
 		return true
 	}
-	ok, wait := s.limiter.Allow(key)
+	ok, wait := s.allow(r, s.limiter, key)
 	if !ok {
 		tooManyRequests(w, r, wait, "too many requests from this caller")
 	}
 	return ok
+}
+
+// allow asks l about key. A limiter that cannot decide (its database is
+// away) lets the request through: the daemon wraps shared limiters in
+// ratelimit.FailOpen, which logs that once per interval and explains the
+// choice; an unwrapped limiter's error is logged here at debug level.
+func (s *Server) allow(r *http.Request, l ratelimit.Limiter, key string) (bool, time.Duration) {
+	ok, wait, err := l.Allow(r.Context(), key)
+	if err != nil {
+		s.log.DebugContext(r.Context(), "rate limiter failed: request allowed", "error", err.Error(), "request_id", requestID(r.Context()))
+		return true, 0
+	}
+	return ok, wait
 }
 
 func tooManyRequests(w http.ResponseWriter, r *http.Request, wait time.Duration, what string) {
@@ -58,7 +71,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, fail *authFailur
 		}
 		return
 	}
-	if ok, wait := s.authFailures.Allow(addrKey(r)); !ok {
+	if ok, wait := s.allow(r, s.authFailures, addrKey(r)); !ok {
 		s.log.WarnContext(r.Context(), "refused credentials over budget: answered 429, not audited",
 			"remote_addr", clientAddr(r), "reason", fail.reason, "request_id", requestID(r.Context()))
 		tooManyRequests(w, r, wait, "too many refused credentials from this address")

@@ -63,6 +63,12 @@ type Options struct {
 	// MaxConns caps the connection pool of this replica (0 = DefaultMaxConns).
 	// Leader election takes one more connection while this replica leads.
 	MaxConns int
+	// LimiterConns caps the pool of the shared rate limiters (0 =
+	// DefaultLimiterConns): connections are opened when a limiter is used,
+	// so a replica without rate limits opens none.
+	LimiterConns int
+	// LimiterTimeout bounds one rate check (0 = DefaultLimiterTimeout).
+	LimiterTimeout time.Duration
 	// LockTimeout is PostgreSQL's lock_timeout for pamd's sessions (0 =
 	// DefaultLockTimeout); a lock_timeout in the URL wins.
 	LockTimeout time.Duration
@@ -75,6 +81,9 @@ type Store struct {
 	db     *sql.DB
 	where  string // host:port/database, for messages: never the password
 	leader *elector
+	// limits is the rate limiters' pool (ratelimit.go).
+	limits       *sql.DB
+	limitTimeout time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -101,6 +110,12 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	}
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.LimiterConns <= 0 {
+		o.LimiterConns = DefaultLimiterConns
+	}
+	if o.LimiterTimeout <= 0 {
+		o.LimiterTimeout = DefaultLimiterTimeout
 	}
 	if _, set := cfg.RuntimeParams["lock_timeout"]; !set {
 		cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(o.LockTimeout.Milliseconds())
@@ -133,7 +148,14 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	ldb := stdlib.OpenDB(*cfg)
 	ldb.SetMaxOpenConns(1)
 	ldb.SetMaxIdleConns(1)
-	return &Store{db: db, where: where, leader: &elector{db: ldb}}, nil
+	// The rate limiters' pool: asynchronous commit, see ratelimit.go.
+	rcfg := cfg.Copy()
+	rcfg.RuntimeParams["synchronous_commit"] = "off"
+	rdb := stdlib.OpenDB(*rcfg)
+	rdb.SetMaxOpenConns(o.LimiterConns)
+	rdb.SetMaxIdleConns(o.LimiterConns)
+	rdb.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{db: db, where: where, leader: &elector{db: ldb}, limits: rdb, limitTimeout: o.LimiterTimeout}, nil
 }
 
 // waitFor pings the database until it answers, backing off from 250ms to
@@ -192,7 +214,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 // Close resigns leadership and closes the pools.
 func (s *Store) Close() error {
 	s.leader.resign()
-	return errors.Join(s.leader.db.Close(), s.db.Close())
+	return errors.Join(s.leader.db.Close(), s.limits.Close(), s.db.Close())
 }
 
 // Update runs fn in a read-write transaction that first takes a

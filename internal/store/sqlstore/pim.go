@@ -357,7 +357,13 @@ func (t *tx) ListElevations(f store.ElevationFilter) ([]api.Elevation, error) {
 	if f.ScopePrefix != "" && f.ScopePrefix != "/" {
 		p1, p2 := b.arg(f.ScopePrefix), b.arg(f.ScopePrefix+"/")
 		p3 := b.arg(len(f.ScopePrefix) + 1)
-		b.add(fmt.Sprintf("(v.scope = %s OR substr(v.scope, 1, %s) = %s)", p1, p3, p2))
+		// The range [prefix, prefix+"0") holds the prefix and every scope
+		// below it ('0' follows '/' in SQLite's binary collation), so the
+		// elevations_state_scope index (migration 00011) narrows the rows to
+		// the subtree; the exact test then drops siblings such as
+		// "/a/b-c" that the range also holds.
+		hi := b.arg(f.ScopePrefix + "0")
+		b.add(fmt.Sprintf("(v.scope >= %s AND v.scope < %s AND (v.scope = %s OR substr(v.scope, 1, %s) = %s))", p1, hi, p1, p3, p2))
 	}
 	cmp := func(col, op string, tm *time.Time) {
 		if tm != nil {
