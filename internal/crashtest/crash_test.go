@@ -20,9 +20,6 @@ import (
 const (
 	envSeed   = "PAM_CRASH_SEED"   // RNG seed; default: from the clock, logged
 	envRounds = "PAM_CRASH_ROUNDS" // kill rounds; default defaultRounds
-	// envStrict=1 fails the test on an orphan (see removeOrphans) instead of
-	// counting and removing it: for checking a fix of that bug.
-	envStrict = "PAM_CRASH_STRICT"
 )
 
 const (
@@ -91,7 +88,6 @@ resource "pam_vault_account" "a" {
 type crashCounts struct {
 	rounds, kills, killsDuringApply int
 	applyOK, applyFailed            int
-	applyFailedInProgress           int
 	stateChecked                    int
 	orphans                         int
 }
@@ -189,21 +185,15 @@ func TestAccCrashSafety(t *testing.T) {
 		cancelApply()
 		if applyErr != nil {
 			counts.applyFailed++
-			// The only failure expected is the known bug (see removeOrphans):
-			// a retry refused because the key's outcome was lost in the
-			// crash, or — when the retries outlast the key's one-minute
-			// reservation — re-run into the object it had already created.
-			if knownBug(out.String()) && os.Getenv(envStrict) != "1" {
-				counts.applyFailedInProgress++
-				t.Logf("round %d: apply failed after the kill (known bug, see removeOrphans): %v\n%s", round, applyErr, tail(out.String(), 12))
-			} else {
-				t.Errorf("round %d: apply failed after the kill: %v\n%s", round, applyErr, out.String())
-			}
+			// pamd came back on the same file: the provider's retries must
+			// finish the apply (an applied write is answered from its object, an
+			// unapplied reservation was released at restart).
+			t.Errorf("round %d: apply failed across the kill: %v\n%s", round, applyErr, out.String())
 		} else {
 			counts.applyOK++
 		}
 		counts.stateChecked += checkStateOnServer(ctx, t, wd, checker)
-		counts.orphans += removeOrphans(ctx, t, wd, checker, prefix+"-tf-")
+		counts.orphans += findOrphans(ctx, t, wd, checker, prefix+"-tf-")
 		counts.rounds++
 		t.Logf("round %d: killed after %v (apply running: %v, apply ok: %v); %s; writers so far %+v",
 			round, delay.Round(time.Millisecond), applyRunning, applyErr == nil, strings.TrimSpace(verify), w.stats)
@@ -219,28 +209,19 @@ func TestAccCrashSafety(t *testing.T) {
 		t.Fatalf("plan after the final apply is not empty (or failed): %v\n%s", err, out)
 	}
 	counts.stateChecked += checkStateOnServer(ctx, t, wd, checker)
-	if n := removeOrphans(ctx, t, wd, checker, prefix+"-tf-"); n != 0 {
-		t.Errorf("%d orphans after the final apply; it should have left none", n)
-	}
+	findOrphans(ctx, t, wd, checker, prefix+"-tf-")
 	w.check(ctx, t)
 	p.kill(t)
 	p.verifyAudit(t)
 
-	t.Logf("crash safety: %d rounds, %d SIGKILLs (%d during an OpenTofu apply; applies: %d completed, %d failed (%d with %s or already_exists, the known bug) and were repaired by the next); "+
+	t.Logf("crash safety: %d rounds, %d SIGKILLs (%d during an OpenTofu apply; applies: %d completed, %d failed); "+
 		"writers: %d writes acknowledged, %d acknowledged-object checks passed, %d writes lost in flight (%d of them committed anyway); "+
-		"%d state resources found on pamd; %d orphans (known bug, see removeOrphans) removed; pamd started %d times",
-		counts.rounds, counts.kills, counts.killsDuringApply, counts.applyOK, counts.applyFailed, counts.applyFailedInProgress, api.CodeIdempotencyInProgress,
+		"%d state resources found on pamd; %d orphans; pamd started %d times",
+		counts.rounds, counts.kills, counts.killsDuringApply, counts.applyOK, counts.applyFailed,
 		w.stats.acked, w.stats.checked, w.stats.lost, w.stats.lostButApplied, counts.stateChecked, counts.orphans, p.starts)
 	if w.stats.acked == 0 || counts.killsDuringApply == 0 {
 		t.Fatalf("the run proved too little: %d acknowledged writes, %d kills during an apply", w.stats.acked, counts.killsDuringApply)
 	}
-}
-
-// knownBug reports whether a failed apply's output shows the Idempotency-Key
-// crash window (see removeOrphans) rather than another failure.
-func knownBug(out string) bool {
-	flat := strings.Join(strings.Fields(out), " ")
-	return strings.Contains(flat, api.CodeIdempotencyInProgress) || strings.Contains(flat, "code "+api.CodeAlreadyExists)
 }
 
 // keepLogOnFailure copies pamd's debug log (all starts) out of the test's
@@ -431,21 +412,12 @@ func listPrefixed(ctx context.Context, t *testing.T, c *client.Client, prefix st
 	return out
 }
 
-// removeOrphans finds objects on pamd that the configuration would manage
-// but no resource in state names, and returns how many it found. Names are
-// unique on pamd, so an orphan is never a duplicate; it blocks the apply
-// instead ("Already Exists").
-//
-// Orphans come from a known bug (RELIABILITY.md, crash safety): pamd records
-// a request's Idempotency-Key outcome in a transaction of its own after the
-// write commits. A SIGKILL between the two leaves the object committed and
-// the key reserved but without a response, so the provider's retry of the
-// create gets 409 idempotency_request_in_progress for the reservation's
-// minute, gives up, and the object never reaches state. Until that is fixed
-// the test counts each orphan and deletes it, as an operator following the
-// diagnostic would (or imports it), so that the rounds go on testing
-// everything else; PAM_CRASH_STRICT=1 fails instead.
-func removeOrphans(ctx context.Context, t *testing.T, wd *acctest.Workdir, c *client.Client, prefix string) int {
+// findOrphans reports, as test errors, objects on pamd that the
+// configuration would manage but no resource in state names (and names used
+// twice), and returns how many orphans it found. A create whose outcome was
+// lost in a crash would leave one: on pamd, not in state, and the next apply
+// failing with "Already Exists".
+func findOrphans(ctx context.Context, t *testing.T, wd *acctest.Workdir, c *client.Client, prefix string) int {
 	t.Helper()
 	inState := map[string]bool{}
 	for _, r := range wd.State(t) {
@@ -468,37 +440,8 @@ func removeOrphans(ctx context.Context, t *testing.T, wd *acctest.Workdir, c *cl
 	if len(orphans) == 0 {
 		return 0
 	}
-	if os.Getenv(envStrict) == "1" {
-		for _, o := range orphans {
-			t.Errorf("orphan: pamd holds %s %s (%s), which no resource in state names", o.typ, o.name, o.id)
-		}
-		return len(orphans)
-	}
-	// Dependents first: an eligibility or account may hang off an orphan.
-	order := map[string]int{"pam_eligible_role_assignment": 0, "pam_vault_account": 0, "pam_role": 1, "pam_activation_policy": 1, "pam_safe": 1}
-	for pass := 0; pass <= 1; pass++ {
-		for _, o := range orphans {
-			if order[o.typ] != pass {
-				continue
-			}
-			t.Logf("orphan (known bug): deleting %s %s (%s)", o.typ, o.name, o.id)
-			var err error
-			switch o.typ {
-			case "pam_eligible_role_assignment":
-				err = c.DeleteEligibleRoleAssignment(ctx, o.id, o.version, false)
-			case "pam_vault_account":
-				err = c.DeleteVaultAccount(ctx, o.id, o.version)
-			case "pam_role":
-				err = c.DeleteRole(ctx, o.id, o.version)
-			case "pam_activation_policy":
-				err = c.DeleteActivationPolicy(ctx, o.id, o.version)
-			case "pam_safe":
-				err = c.DeleteSafe(ctx, o.id, o.version)
-			}
-			if err != nil {
-				t.Fatalf("deleting orphan %s %s: %v", o.typ, o.id, err)
-			}
-		}
+	for _, o := range orphans {
+		t.Errorf("orphan: pamd holds %s %s (%s), which no resource in state names", o.typ, o.name, o.id)
 	}
 	return len(orphans)
 }

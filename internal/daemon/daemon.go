@@ -314,6 +314,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := d.bootstrap(ctx); err != nil {
 		return err
 	}
+	if err := d.releaseAbandonedIdempotency(ctx); err != nil {
+		return err
+	}
 	key, err := pageTokenKey(ctx, d.store)
 	if err != nil {
 		return err
@@ -493,6 +496,29 @@ func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
 	}
 	res, err := d.hooks.RunOnce(ctx, d.cfg.Clock.Now())
 	return n + res.Delivered + res.Retried + res.Failed, err
+}
+
+// releaseAbandonedIdempotency frees the Idempotency-Key reservations that a
+// previous pamd left when it died between reserving a key and committing
+// the write: nothing was written, and without this the client's retries
+// would be refused as "in progress" until the reservation lapsed. Only a
+// store that one process owns (SQLite) can tell that every such reservation
+// is abandoned; with replicas a live one may hold it, so they wait out the
+// lock. Reservations whose write committed are marked applied in the same
+// transaction and stay, to be answered from the object.
+func (d *Daemon) releaseAbandonedIdempotency(ctx context.Context) error {
+	if d.elect != nil {
+		return nil
+	}
+	var n int64
+	err := d.store.Update(ctx, func(tx store.Tx) (err error) { n, err = tx.ReleaseAbandonedIdempotency(); return err })
+	if err != nil {
+		return fmt.Errorf("release abandoned idempotency reservations: %w", err)
+	}
+	if n > 0 {
+		d.cfg.Logger.Info("released idempotency reservations abandoned by a previous pamd", "count", n)
+	}
+	return nil
 }
 
 // bootstrap installs the first admin token on a store that has none.

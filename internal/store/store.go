@@ -162,6 +162,11 @@ type IdempotencyTx interface {
 	ReleaseIdempotency(subject, method, path, key string) (bool, error)
 	// PurgeIdempotency deletes records that expired before now.
 	PurgeIdempotency(now time.Time) (int64, error)
+	// ReleaseAbandonedIdempotency deletes every reservation that is neither
+	// applied nor done. Only a store used by one process may call it, at
+	// start: every such reservation then belongs to a process that died
+	// before its write committed, so nothing was written and a retry must run.
+	ReleaseAbandonedIdempotency() (int64, error)
 }
 
 // SettingsTx holds small server-wide values, such as the page token key.

@@ -461,6 +461,15 @@ func (t *tx) ReleaseIdempotency(subject, method, path, key string) (bool, error)
 	return n > 0, t.mapErr(err)
 }
 
+func (t *tx) ReleaseAbandonedIdempotency() (int64, error) {
+	res, err := t.exec(`DELETE FROM idempotency_keys WHERE done = 0 AND applied_target_type = ''`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return n, t.mapErr(err)
+}
+
 func (t *tx) PurgeIdempotency(now time.Time) (int64, error) {
 	res, err := t.exec(`DELETE FROM idempotency_keys WHERE expires_at < $1`, ts(now))
 	if err != nil {

@@ -528,6 +528,42 @@ func testIdempotencyApplied(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// At start a single-process store drops the reservations a dead process
+	// left: only those neither applied nor Done.
+	bare := free
+	bare.Key = "bare"
+	applied := free
+	applied.Key, applied.AppliedTargetType, applied.AppliedTargetID = "applied", "role", "role_2"
+	var released int64
+	if err := update(t, s, func(tx store.Tx) (err error) {
+		if err := tx.PutIdempotency(bare); err != nil {
+			return err
+		}
+		if err := tx.PutIdempotency(applied); err != nil {
+			return err
+		}
+		released, err = tx.ReleaseAbandonedIdempotency()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if released != 1 {
+		t.Errorf("ReleaseAbandonedIdempotency released %d reservations, want 1 (the bare one)", released)
+	}
+	view(t, s, func(tx store.Tx) error {
+		if _, err := tx.GetIdempotency(bare.Subject, bare.Method, bare.Path, bare.Key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("abandoned bare reservation still there: %v", err)
+		}
+		for _, k := range []string{applied.Key, res.Key} {
+			if _, err := tx.GetIdempotency(res.Subject, res.Method, res.Path, k); err != nil && k == res.Key {
+				t.Errorf("done record %s released: %v", k, err)
+			}
+		}
+		if _, err := tx.GetIdempotency(applied.Subject, applied.Method, applied.Path, applied.Key); err != nil {
+			t.Errorf("applied reservation released: %v", err)
+		}
+		return nil
+	})
 }
 
 func testSettings(t *testing.T, s store.Store) {
