@@ -257,14 +257,6 @@ func mustClient(t *testing.T, p *pamdProc, retries int) *client.Client {
 	return c
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // getVersion reads one object of a state resource type from pamd.
 func getVersion(ctx context.Context, c *client.Client, typ, id string) (int64, error) {
 	switch typ {
