@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
 
@@ -129,6 +130,32 @@ func paginate[T any](s *Server, items []T, size int, collection, filter string, 
 		page.NextPageToken = s.pages.encode(collection, filter, id(page.Items[size-1]))
 	}
 	return page
+}
+
+// listOwn serves a page of a collection that each caller sees only its own
+// part of (tokens, SSH keys; admins see more, as list decides). The page
+// token is bound to the caller's subject, so a cursor replayed by someone
+// else is refused.
+func listOwn[T any](ctx context.Context, s *Server, path, collection, pageToken string, pageSizeParam int,
+	list func(c catalog.Caller, after string, limit int) ([]T, error), id func(T) string) (api.Page[T], error) {
+	c, err := caller(ctx, http.MethodGet, path)
+	if err != nil {
+		return api.Page[T]{}, err
+	}
+	size, err := pageSize(pageSizeParam)
+	if err != nil {
+		return api.Page[T]{}, err
+	}
+	filter := "subject=" + c.Principal.Subject
+	after, err := s.after(pageToken, collection, filter)
+	if err != nil {
+		return api.Page[T]{}, err
+	}
+	items, err := list(c, after, size+1)
+	if err != nil {
+		return api.Page[T]{}, err
+	}
+	return paginate(s, items, size, collection, filter, id), nil
 }
 
 // bodies documents responses whose body type depends on the request

@@ -7,6 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 )
 
 type sshKeyOutput struct {
@@ -54,24 +55,11 @@ func (s *Server) registerSSHKeys() {
 		OperationID: "list-ssh-keys", Method: http.MethodGet, Path: api.PathSSHKeys, Summary: "List registered SSH keys", Tags: tags,
 		Description: "The caller's own keys; admin and security see every key. Ordered by id.",
 	}, func(ctx context.Context, in *listSSHKeysInput) (*sshKeyListOutput, error) {
-		c, err := caller(ctx, http.MethodGet, api.PathSSHKeys)
-		if err != nil {
-			return nil, err
-		}
-		size, err := pageSize(in.PageSize)
-		if err != nil {
-			return nil, err
-		}
-		filter := "subject=" + c.Principal.Subject
-		after, err := s.after(in.PageToken, "ssh_keys", filter)
-		if err != nil {
-			return nil, err
-		}
-		items, err := s.catalog.ListSSHKeys(ctx, c, after, size+1)
-		if err != nil {
-			return nil, err
-		}
-		return &sshKeyListOutput{Body: paginate(s, items, size, "ssh_keys", filter, func(k api.SSHKey) string { return k.ID })}, nil
+		page, err := listOwn(ctx, s, api.PathSSHKeys, "ssh_keys", in.PageToken, in.PageSize,
+			func(c catalog.Caller, after string, limit int) ([]api.SSHKey, error) {
+				return s.catalog.ListSSHKeys(ctx, c, after, limit)
+			}, func(k api.SSHKey) string { return k.ID })
+		return &sshKeyListOutput{Body: page}, err
 	})
 
 	register(s, huma.Operation{

@@ -7,6 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 )
 
 type listTokensInput struct {
@@ -28,26 +29,11 @@ func (s *Server) registerTokens() {
 		Description: "Admin sees every token; any other caller the tokens of its own subject. Ids, subjects, roles and times: " +
 			"never a token or its hash. Ordered by id.",
 	}, func(ctx context.Context, in *listTokensInput) (*tokenListOutput, error) {
-		c, err := caller(ctx, http.MethodGet, api.PathTokens)
-		if err != nil {
-			return nil, err
-		}
-		size, err := pageSize(in.PageSize)
-		if err != nil {
-			return nil, err
-		}
-		// The filter binds page tokens to the caller: an admin's cursor
-		// replayed by someone else is refused.
-		filter := "subject=" + c.Principal.Subject
-		after, err := s.after(in.PageToken, "tokens", filter)
-		if err != nil {
-			return nil, err
-		}
-		items, err := s.catalog.ListTokens(ctx, c, after, size+1)
-		if err != nil {
-			return nil, err
-		}
-		return &tokenListOutput{Body: paginate(s, items, size, "tokens", filter, func(t api.Token) string { return t.ID })}, nil
+		page, err := listOwn(ctx, s, api.PathTokens, "tokens", in.PageToken, in.PageSize,
+			func(c catalog.Caller, after string, limit int) ([]api.Token, error) {
+				return s.catalog.ListTokens(ctx, c, after, limit)
+			}, func(t api.Token) string { return t.ID })
+		return &tokenListOutput{Body: page}, err
 	})
 
 	register(s, huma.Operation{
