@@ -51,8 +51,8 @@ provider "pam" {
   # their Idempotency-Key, on a survivor. A key the dead replica reserved
   # but had not yet applied is refused as "in progress" until its
   # reservation lapses (one minute): survivors cannot tell a dead holder
-  # from a slow one. 40 retries (about 2 s apart) outlast that.
-  max_retries             = 40
+  # from a slow one. 90 retries (Retry-After: 1 s apart) outlast that.
+  max_retries             = 90
   request_timeout_seconds = 15
 }
 
