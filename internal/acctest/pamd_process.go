@@ -69,7 +69,7 @@ func (p *PamdProcess) Start(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := append([]string{"serve", "--listen", p.Listen}, p.Args...)
-	cmd := exec.Command(p.Bin, args...) //nolint:gosec // the pamd this test built, with the test's arguments
+	cmd := exec.CommandContext(context.Background(), p.Bin, args...) //nolint:gosec // the pamd this test built, with the test's arguments; Kill ends it
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

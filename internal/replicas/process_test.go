@@ -409,7 +409,7 @@ func TestAccReplicaProcessKilled(t *testing.T) {
 		}
 	}
 	rotTook := time.Since(rotStart)
-	time.Sleep(5 * procTick) // room for a second, wrong, execution to show
+	time.Sleep(5 * procTick)                 // room for a second, wrong, execution to show
 	rotEvents := map[string]map[string]int{} // account -> rotation.* action -> count
 	for _, ev := range auditEventsOf(t, dsn) {
 		if strings.HasPrefix(ev.Action, "rotation.") && ev.Target.Type == "vault_account" {
