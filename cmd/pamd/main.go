@@ -84,6 +84,16 @@ func dbTuning(retry, conns string) (time.Duration, int, error) {
 	return r, n, nil
 }
 
+// workerInterval parses --worker-interval: a positive duration of at most
+// an hour (longer would leave expiries and rotations waiting).
+func workerInterval(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 10*time.Millisecond || d > time.Hour {
+		return 0, fmt.Errorf("--worker-interval (PAMD_WORKER_INTERVAL) %q: use a duration from 10ms to 1h, such as 5s", v)
+	}
+	return d, nil
+}
+
 // openStore opens the database an operator command names, SQLite or
 // PostgreSQL (trying a PostgreSQL server once: an operator is waiting).
 func openStore(ctx context.Context, db string) (store.Store, error) {
@@ -120,7 +130,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 func newServe(stderr io.Writer) *cobra.Command {
 	var listen, db, level, format, sshListen, hostKey, keyFile, tlsCert, tlsKey string
-	var dbRetry, dbConns string
+	var dbRetry, dbConns, workerEvery string
 	var rateLimit float64
 	var rateBurst int
 	cmd := &cobra.Command{
@@ -152,6 +162,10 @@ replica; with SQLite, in memory.`,
 			if err != nil {
 				return err
 			}
+			every, err := workerInterval(workerEvery)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			d, err := daemon.Start(ctx, daemon.Config{
@@ -160,6 +174,7 @@ replica; with SQLite, in memory.`,
 				BootstrapOut:   stderr, Logger: log, Version: version,
 				SSHListen: sshListenAddr(sshListen), HostKeyFile: hostKey,
 				TLSCertFile: tlsCert, TLSKeyFile: tlsKey, RateLimit: rateLimit, RateBurst: rateBurst,
+				WorkerInterval: every,
 			})
 			if err != nil {
 				return err
@@ -179,6 +194,8 @@ replica; with SQLite, in memory.`,
 		"PostgreSQL: how long to keep retrying an unreachable server at start, with backoff; 0 tries once (env PAMD_DB_RETRY)")
 	cmd.Flags().StringVar(&dbConns, "db-max-conns", envOr("PAMD_DB_MAX_CONNS", "10"),
 		"PostgreSQL: connection pool size of this replica, plus one while it leads (env PAMD_DB_MAX_CONNS)")
+	cmd.Flags().StringVar(&workerEvery, "worker-interval", envOr("PAMD_WORKER_INTERVAL", daemon.DefaultWorkerInterval.String()),
+		"how often the background worker (expiry, timeouts, rotations) runs and, with PostgreSQL, how soon a replica takes the lead from a dead one (env PAMD_WORKER_INTERVAL)")
 	cmd.Flags().StringVar(&keyFile, "master-key-file", "",
 		"master key file, generated on first start (default $"+keys.EnvMasterKeyFile+", else <db>.key; required with PostgreSQL unless $"+keys.EnvMasterKey+" is set)")
 	cmd.Flags().StringVar(&level, "log-level", envOr("PAMD_LOG_LEVEL", "info"), "debug, info, warn or error (env PAMD_LOG_LEVEL)")

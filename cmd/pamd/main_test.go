@@ -116,3 +116,17 @@ func TestBootstrapTokenPrintedOnce(t *testing.T) {
 		t.Fatalf("bootstrap token printed again: %q", out.String())
 	}
 }
+
+func TestServeRejectsBadWorkerInterval(t *testing.T) {
+	for _, v := range []string{"0", "-1s", "5ms", "2h", "soon"} {
+		_, _, err := run(t, "serve", "--db", filepath.Join(t.TempDir(), "pamd.db"), "--listen", "127.0.0.1:0", "--worker-interval", v)
+		if err == nil || !strings.Contains(err.Error(), "--worker-interval") {
+			t.Errorf("--worker-interval %s: %v", v, err)
+		}
+	}
+	for _, v := range []string{"10ms", "200ms", "5s", "1h"} {
+		if _, err := workerInterval(v); err != nil {
+			t.Errorf("--worker-interval %s: %v", v, err)
+		}
+	}
+}

@@ -125,12 +125,12 @@ func TestAccCrashSafety(t *testing.T) {
 
 	dir := t.TempDir()
 	p := newPamd(t, acctest.PamdBinary(t), dir)
-	t.Cleanup(func() { keepLogOnFailure(t, p.logPath) })
-	p.start(t)
+	t.Cleanup(func() { keepLogOnFailure(t, p.LogPath) })
+	p.Start(t)
 	ctx := context.Background()
 	checker := mustClient(t, p, 4) // checks: retries are fine
 	w := &writers{c: mustClient(t, p, -1), prefix: "crash-" + randomHex(4)}
-	wd := acctest.NewWorkdir(t, acctest.EnvEndpoint+"="+p.url(), acctest.EnvToken+"="+p.token)
+	wd := acctest.NewWorkdir(t, acctest.EnvEndpoint+"="+p.URL(), acctest.EnvToken+"="+p.token)
 	prefix := w.prefix
 
 	var counts crashCounts
@@ -164,7 +164,7 @@ func TestAccCrashSafety(t *testing.T) {
 			applyRunning = false
 			<-timer.C
 		}
-		p.kill(t)
+		p.Kill(t)
 		counts.kills++
 		if applyRunning {
 			counts.killsDuringApply++
@@ -173,7 +173,7 @@ func TestAccCrashSafety(t *testing.T) {
 		waitWriters()
 
 		verify := p.verifyAudit(t)
-		p.start(t)
+		p.Start(t)
 		w.check(ctx, t)
 
 		if applyRunning {
@@ -211,14 +211,14 @@ func TestAccCrashSafety(t *testing.T) {
 	counts.stateChecked += checkStateOnServer(ctx, t, wd, checker)
 	findOrphans(ctx, t, wd, checker, prefix+"-tf-")
 	w.check(ctx, t)
-	p.kill(t)
+	p.Kill(t)
 	p.verifyAudit(t)
 
 	t.Logf("crash safety: %d rounds, %d SIGKILLs (%d during an OpenTofu apply; applies: %d completed, %d failed); "+
 		"writers: %d writes acknowledged, %d acknowledged-object checks passed, %d writes lost in flight (%d of them committed anyway); "+
 		"%d state resources found on pamd; %d orphans; pamd started %d times",
 		counts.rounds, counts.kills, counts.killsDuringApply, counts.applyOK, counts.applyFailed,
-		w.stats.acked, w.stats.checked, w.stats.lost, w.stats.lostButApplied, counts.stateChecked, counts.orphans, p.starts)
+		w.stats.acked, w.stats.checked, w.stats.lost, w.stats.lostButApplied, counts.stateChecked, counts.orphans, p.Starts)
 	if w.stats.acked == 0 || counts.killsDuringApply == 0 {
 		t.Fatalf("the run proved too little: %d acknowledged writes, %d kills during an apply", w.stats.acked, counts.killsDuringApply)
 	}
@@ -250,7 +250,7 @@ func keepLogOnFailure(t *testing.T, path string) {
 
 func mustClient(t *testing.T, p *pamdProc, retries int) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Endpoint: p.url(), Token: p.token, MaxRetries: retries, RequestTimeout: 30 * time.Second})
+	c, err := client.New(client.Config{Endpoint: p.URL(), Token: p.token, MaxRetries: retries, RequestTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,13 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/accessplane/terraform-provider-pam/internal/api"
 )
 
 // roundRobin is a small load balancer for tests: each request goes to the
@@ -28,6 +31,12 @@ type roundRobin struct {
 	next     atomic.Uint64
 	served   []atomic.Int64
 	total    atomic.Int64
+	// badGateway counts requests answered 502: the backend failed after
+	// the request was sent (killed mid-request, say).
+	badGateway atomic.Int64
+	// conflicts counts 409 answers; inProgress those of them that refused
+	// an Idempotency-Key still reserved by another request.
+	conflicts, inProgress atomic.Int64
 	// hook, when set before the first request, is called with the running
 	// count of requests, for faults at a chosen point.
 	hook func(n int64)
@@ -103,7 +112,22 @@ func (rr *roundRobin) serve(w http.ResponseWriter, r *http.Request) {
 				dialFailed = true
 				return
 			}
+			rr.badGateway.Add(1)
 			http.Error(w, "upstream failed: "+err.Error(), http.StatusBadGateway)
+		}
+		p.ModifyResponse = func(res *http.Response) error {
+			if res.StatusCode == http.StatusConflict {
+				rr.conflicts.Add(1)
+				if strings.Contains(res.Header.Get("Content-Type"), "problem") && res.Body != nil {
+					b, err := io.ReadAll(res.Body)
+					_ = res.Body.Close()
+					res.Body = io.NopCloser(bytes.NewReader(b))
+					if err == nil && bytes.Contains(b, []byte(api.CodeIdempotencyInProgress)) {
+						rr.inProgress.Add(1)
+					}
+				}
+			}
+			return nil
 		}
 		out := r.Clone(r.Context())
 		out.Body = io.NopCloser(bytes.NewReader(body))
