@@ -64,7 +64,7 @@ func (t *tx) GetActivationPolicyIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListActivationPolicies(f store.ActivationPolicyFilter) ([]api.ActivationPolicy, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM activation_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
+	rows, err := t.query(`SELECT body FROM activation_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -166,7 +166,7 @@ func (t *tx) ListEligibilities(f store.EligibilityFilter) ([]api.EligibleRoleAss
 		  OR ($11 = 1 AND (e.starts_at IS NULL OR e.starts_at <= $1) AND (e.ends_at IS NULL OR e.ends_at > $1))
 		  OR ($12 = 1 AND (e.starts_at IS NULL OR e.starts_at <= $1) AND e.ends_at IS NOT NULL AND e.ends_at <= $1))
 		ORDER BY e.id LIMIT $13`
-	rows, err := t.tx.QueryContext(t.ctx, q, ts(f.Now), f.AfterID, f.PrincipalType, f.PrincipalID, f.RoleID, f.Scope, f.ScopePrefix,
+	rows, err := t.query(q, ts(f.Now), f.AfterID, f.PrincipalType, f.PrincipalID, f.RoleID, f.Scope, f.ScopePrefix,
 		f.ActivationPolicyID, all, flag(api.EligibilityScheduled), flag(api.EligibilityActive), flag(api.EligibilityExpired), max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -389,7 +389,7 @@ func (t *tx) ListElevations(f store.ElevationFilter) ([]api.Elevation, error) {
 }
 
 func (t *tx) queryElevations(q string, args ...any) ([]api.Elevation, error) {
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
