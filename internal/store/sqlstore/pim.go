@@ -119,7 +119,16 @@ func (t *tx) PolicyReferences(policyID string) (int, string, error) {
 // --- eligible role assignments ---
 
 // activeCountSQL counts the active elevations of the row e at $1 (now).
-const activeCountSQL = `(SELECT COUNT(*) FROM elevations v WHERE v.eligible_role_assignment_id = e.id AND v.state = 'active' AND v.end_at > $1)`
+// end_at is compared through COALESCE so that no index can serve that range:
+// otherwise SQLite picks elevations_state_end (state, end_at) and walks every
+// active elevation of the store for each eligibility read, where
+// elevations_eligibility (eligible_role_assignment_id, state) finds the few of
+// this one (TestEligibilityActiveCountPlan). NULL end_at stays not active.
+const activeCountSQL = `(SELECT COUNT(*) FROM elevations v WHERE v.eligible_role_assignment_id = e.id AND v.state = 'active' AND COALESCE(v.end_at, '') > $1)`
+
+// GetEligibilitySQL reads one eligibility ($2) with its active count at $1;
+// exported for the engines' query-plan tests.
+const GetEligibilitySQL = `SELECT e.body, ` + activeCountSQL + ` FROM eligible_role_assignments e WHERE e.id = $2`
 
 func (t *tx) scanEligibility(s scanner) (api.EligibleRoleAssignment, error) {
 	var body string
@@ -133,7 +142,7 @@ func (t *tx) scanEligibility(s scanner) (api.EligibleRoleAssignment, error) {
 }
 
 func (t *tx) GetEligibility(id string, now time.Time) (api.EligibleRoleAssignment, error) {
-	return t.scanEligibility(t.queryRow(`SELECT e.body, `+activeCountSQL+` FROM eligible_role_assignments e WHERE e.id = $2`, ts(now), id))
+	return t.scanEligibility(t.queryRow(GetEligibilitySQL, ts(now), id))
 }
 
 func (t *tx) GetEligibilityIDByKey(principalType, principalID, roleID, scope string) (string, error) {
