@@ -68,3 +68,47 @@ func TestStatementCache(t *testing.T) {
 		t.Errorf("closed store: write %d, read %d cached", s.writeStmts.Len(), s.readStmts.Len())
 	}
 }
+
+// BenchmarkStatementCache compares a read transaction (the token lookup every
+// authenticated request makes) and a small write transaction with and
+// without the statement cache.
+func BenchmarkStatementCache(b *testing.B) {
+	ctx := context.Background()
+	for _, cached := range []bool{false, true} {
+		s, err := Open(ctx, filepath.Join(b.TempDir(), "pamd.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !cached {
+			_ = s.readStmts.Close()
+			_ = s.writeStmts.Close()
+			s.readStmts, s.writeStmts = nil, nil
+		}
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.PutSetting("k", "v") }); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("cached=%v/view", cached), func(b *testing.B) {
+			for b.Loop() {
+				if err := s.View(ctx, func(tx store.Tx) error {
+					_, err := tx.GetSetting("k")
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("cached=%v/update", cached), func(b *testing.B) {
+			for b.Loop() {
+				if err := s.Update(ctx, func(tx store.Tx) error {
+					if _, err := tx.GetSetting("k"); err != nil {
+						return err
+					}
+					return tx.PutSetting("k", "v")
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		_ = s.Close()
+	}
+}
