@@ -86,7 +86,7 @@ type Options struct {
 type Store struct {
 	db     *sql.DB
 	stmts  *sqlstore.Stmts // nil unless Options.CacheStatements
-	where  string // host:port/database, for messages: never the password
+	where  string          // host:port/database, for messages: never the password
 	leader *elector
 	// limits is the rate limiters' pool (ratelimit.go).
 	limits       *sql.DB

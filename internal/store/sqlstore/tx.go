@@ -388,7 +388,7 @@ func (t *tx) tokenWhere(col, arg string) (auth.Token, error) {
 }
 
 func (t *tx) ListTokens() ([]auth.Token, error) {
-	rows, err := t.query(`SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
+	rows, err := t.query(`SELECT ` + tokenColumns + ` FROM tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
