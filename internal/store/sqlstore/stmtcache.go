@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"container/list"
 	"context"
 	"database/sql"
 	"errors"
@@ -35,14 +34,31 @@ type Stmts struct {
 	max int
 
 	mu     sync.Mutex
-	byText map[string]*list.Element // of *cachedStmt
-	lru    list.List                // front: most recently used
+	byText map[string]*cachedStmt
+	// lru is a ring through a sentinel: lru.next is the most recently used
+	// statement, lru.prev the least.
+	lru    cachedStmt
+	n      int
 	closed bool
 }
 
 type cachedStmt struct {
-	query string
-	stmt  *sql.Stmt
+	query      string
+	stmt       *sql.Stmt
+	prev, next *cachedStmt
+}
+
+func (c *Stmts) unlink(e *cachedStmt) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	c.n--
+}
+
+func (c *Stmts) pushFront(e *cachedStmt) {
+	e.prev, e.next = &c.lru, c.lru.next
+	c.lru.next.prev = e
+	c.lru.next = e
+	c.n++
 }
 
 // NewStmts returns an empty cache of at most size statements prepared on db
@@ -51,19 +67,22 @@ func NewStmts(db *sql.DB, size int) *Stmts {
 	if size <= 0 {
 		size = DefaultStmtCacheSize
 	}
-	return &Stmts{db: db, max: size, byText: map[string]*list.Element{}}
+	c := &Stmts{db: db, max: size, byText: map[string]*cachedStmt{}}
+	c.lru.prev, c.lru.next = &c.lru, &c.lru
+	return c
 }
 
 // get returns the cached statement for q, or nil.
 func (c *Stmts) get(q string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.byText[q]
+	e, ok := c.byText[q]
 	if !ok {
 		return nil
 	}
-	c.lru.MoveToFront(el)
-	return el.Value.(*cachedStmt).stmt
+	c.unlink(e)
+	c.pushFront(e)
+	return e.stmt
 }
 
 // learn prepares, on the pool, the queries a finished transaction ran
@@ -93,12 +112,14 @@ func (c *Stmts) put(q string, st *sql.Stmt) {
 	if _, have := c.byText[q]; have || c.closed {
 		drop = append(drop, st) // prepared concurrently, or closing
 	} else {
-		c.byText[q] = c.lru.PushFront(&cachedStmt{query: q, stmt: st})
-		for c.lru.Len() > c.max {
-			old := c.lru.Back()
-			cs := c.lru.Remove(old).(*cachedStmt)
-			delete(c.byText, cs.query)
-			drop = append(drop, cs.stmt)
+		e := &cachedStmt{query: q, stmt: st}
+		c.byText[q] = e
+		c.pushFront(e)
+		for c.n > c.max {
+			old := c.lru.prev
+			c.unlink(old)
+			delete(c.byText, old.query)
+			drop = append(drop, old.stmt)
 		}
 	}
 	c.mu.Unlock()
@@ -111,7 +132,7 @@ func (c *Stmts) put(q string, st *sql.Stmt) {
 func (c *Stmts) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lru.Len()
+	return c.n
 }
 
 // Close closes every cached statement; later transactions run their SQL
@@ -123,11 +144,11 @@ func (c *Stmts) Close() error {
 	c.mu.Lock()
 	c.closed = true
 	var stmts []*sql.Stmt
-	for el := c.lru.Front(); el != nil; el = el.Next() {
-		stmts = append(stmts, el.Value.(*cachedStmt).stmt)
+	for e := c.lru.next; e != &c.lru; e = e.next {
+		stmts = append(stmts, e.stmt)
 	}
-	c.lru.Init()
-	c.byText = map[string]*list.Element{}
+	c.lru.prev, c.lru.next, c.n = &c.lru, &c.lru, 0
+	c.byText = map[string]*cachedStmt{}
 	c.mu.Unlock()
 	var errs []error
 	for _, s := range stmts {
