@@ -70,6 +70,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
+	// Keep all four when idle: database/sql's default of two idle connections
+	// closed the others after each burst of reads and opened new ones (the
+	// DSN's pragmas, and every cached statement prepared again) under load.
+	r.SetMaxIdleConns(4)
 	return &Store{write: w, read: r, writeStmts: sqlstore.NewStmts(w, 0), readStmts: sqlstore.NewStmts(r, 0)}, nil
 }
 
