@@ -74,12 +74,19 @@ type Options struct {
 	LockTimeout time.Duration
 	// Logger receives retry notices (nil = discard).
 	Logger *slog.Logger
+	// CacheStatements adds database/sql's prepared statement cache
+	// (sqlstore.Stmts) in front of pgx, as the SQLite store does. Off by
+	// default: pgx already caches a prepared statement per connection and
+	// query text (QueryExecModeCacheStatement), and the measured difference
+	// is within noise, see internal/bench/report/findings.md.
+	CacheStatements bool
 }
 
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
 	db     *sql.DB
-	where  string // host:port/database, for messages: never the password
+	stmts  *sqlstore.Stmts // nil unless Options.CacheStatements
+	where  string          // host:port/database, for messages: never the password
 	leader *elector
 	// limits is the rate limiters' pool (ratelimit.go).
 	limits       *sql.DB
@@ -155,7 +162,11 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	rdb.SetMaxOpenConns(o.LimiterConns)
 	rdb.SetMaxIdleConns(o.LimiterConns)
 	rdb.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, where: where, leader: &elector{db: ldb}, limits: rdb, limitTimeout: o.LimiterTimeout}, nil
+	var stmts *sqlstore.Stmts
+	if o.CacheStatements {
+		stmts = sqlstore.NewStmts(db, 0)
+	}
+	return &Store{db: db, stmts: stmts, where: where, leader: &elector{db: ldb}, limits: rdb, limitTimeout: o.LimiterTimeout}, nil
 }
 
 // waitFor pings the database until it answers, backing off from 250ms to
@@ -214,7 +225,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 // Close resigns leadership and closes the pools.
 func (s *Store) Close() error {
 	s.leader.resign()
-	return errors.Join(s.leader.db.Close(), s.limits.Close(), s.db.Close())
+	return errors.Join(s.leader.db.Close(), s.limits.Close(), s.stmts.Close(), s.db.Close())
 }
 
 // Update runs fn in a read-write transaction that first takes a
@@ -226,7 +237,7 @@ func (s *Store) Close() error {
 // The lock is released by COMMIT or ROLLBACK, including when the connection
 // dies.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return sqlstore.Run(ctx, dialect, func(ctx context.Context) (*sql.Tx, error) {
+	return sqlstore.Run(ctx, dialect, s.stmts, func(ctx context.Context) (*sql.Tx, error) {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, err
@@ -242,7 +253,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 // View runs fn in a read-only REPEATABLE READ transaction: one snapshot for
 // all of fn's queries (a page and its details agree), and no locks taken.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return sqlstore.Run(ctx, dialect, func(ctx context.Context) (*sql.Tx, error) {
+	return sqlstore.Run(ctx, dialect, s.stmts, func(ctx context.Context) (*sql.Tx, error) {
 		return s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	}, fn)
 }

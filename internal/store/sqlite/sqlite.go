@@ -35,6 +35,9 @@ type Store struct {
 	// never wait for the writer.
 	write *sql.DB
 	read  *sql.DB
+	// Prepared statements of each pool (sqlstore.Stmts): the driver would
+	// otherwise prepare and finalise every statement of every transaction.
+	writeStmts, readStmts *sqlstore.Stmts
 }
 
 var _ store.Store = (*Store)(nil)
@@ -67,7 +70,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &Store{write: w, read: r}, nil
+	// Keep all four when idle: database/sql's default of two idle connections
+	// closed the others after each burst of reads and opened new ones (the
+	// DSN's pragmas, and every cached statement prepared again) under load.
+	r.SetMaxIdleConns(4)
+	return &Store{write: w, read: r, writeStmts: sqlstore.NewStmts(w, 0), readStmts: sqlstore.NewStmts(r, 0)}, nil
 }
 
 // SchemaVersion reports the applied migration version; for diagnostics and tests.
@@ -75,23 +82,23 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	return sqlstore.SchemaVersion(ctx, s.read, dialect)
 }
 
-// Close closes both pools.
+// Close closes the cached statements and both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.readStmts.Close(), s.writeStmts.Close(), s.read.Close(), s.write.Close())
 }
 
 // Update runs fn in a BEGIN IMMEDIATE transaction.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.write, false, fn)
+	return s.run(ctx, s.write, s.writeStmts, false, fn)
 }
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.read, true, fn)
+	return s.run(ctx, s.read, s.readStmts, true, fn)
 }
 
-func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) error {
-	return sqlstore.Run(ctx, dialect, func(ctx context.Context) (*sql.Tx, error) {
+func (s *Store) run(ctx context.Context, db *sql.DB, stmts *sqlstore.Stmts, readOnly bool, fn func(store.Tx) error) error {
+	return sqlstore.Run(ctx, dialect, stmts, func(ctx context.Context) (*sql.Tx, error) {
 		return db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	}, fn)
 }

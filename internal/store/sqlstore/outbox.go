@@ -13,7 +13,7 @@ import (
 // --- role webhooks ---
 
 func (t *tx) GetRoleWebhooks(roleID string) ([]store.RoleWebhook, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT url, secret, secret_version FROM role_webhooks
+	rows, err := t.query(`SELECT url, secret, secret_version FROM role_webhooks
 		WHERE role_id = $1 ORDER BY position`, roleID)
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -100,7 +100,7 @@ func (t *tx) InsertDelivery(d store.Delivery) error {
 }
 
 func (t *tx) ClaimDueDeliveries(now time.Time, lease time.Duration, limit int) ([]store.Delivery, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+deliveryCols+` FROM provisioning_deliveries
+	rows, err := t.query(`SELECT `+deliveryCols+` FROM provisioning_deliveries
 		WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
 		ORDER BY next_attempt_at, created_at, id LIMIT $2`, ts(now), max(limit, 1))
 	if err != nil {
@@ -140,7 +140,7 @@ func (t *tx) GetDelivery(id string) (store.Delivery, error) {
 }
 
 func (t *tx) ListDeliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+deliveryCols+` FROM provisioning_deliveries
+	rows, err := t.query(`SELECT `+deliveryCols+` FROM provisioning_deliveries
 		WHERE ($1 = '' OR elevation_id = $1) AND ($2 = '' OR event_type = $2)
 		ORDER BY created_at, id`, f.ElevationID, string(f.EventType))
 	if err != nil {

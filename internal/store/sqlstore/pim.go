@@ -64,7 +64,7 @@ func (t *tx) GetActivationPolicyIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListActivationPolicies(f store.ActivationPolicyFilter) ([]api.ActivationPolicy, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM activation_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
+	rows, err := t.query(`SELECT body FROM activation_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -119,7 +119,16 @@ func (t *tx) PolicyReferences(policyID string) (int, string, error) {
 // --- eligible role assignments ---
 
 // activeCountSQL counts the active elevations of the row e at $1 (now).
-const activeCountSQL = `(SELECT COUNT(*) FROM elevations v WHERE v.eligible_role_assignment_id = e.id AND v.state = 'active' AND v.end_at > $1)`
+// end_at is compared through COALESCE so that no index can serve that range:
+// otherwise SQLite picks elevations_state_end (state, end_at) and walks every
+// active elevation of the store for each eligibility read, where
+// elevations_eligibility (eligible_role_assignment_id, state) finds the few of
+// this one (TestEligibilityActiveCountPlan). NULL end_at stays not active.
+const activeCountSQL = `(SELECT COUNT(*) FROM elevations v WHERE v.eligible_role_assignment_id = e.id AND v.state = 'active' AND COALESCE(v.end_at, '') > $1)`
+
+// GetEligibilitySQL reads one eligibility ($2) with its active count at $1;
+// exported for the engines' query-plan tests.
+const GetEligibilitySQL = `SELECT e.body, ` + activeCountSQL + ` FROM eligible_role_assignments e WHERE e.id = $2`
 
 func (t *tx) scanEligibility(s scanner) (api.EligibleRoleAssignment, error) {
 	var body string
@@ -133,7 +142,7 @@ func (t *tx) scanEligibility(s scanner) (api.EligibleRoleAssignment, error) {
 }
 
 func (t *tx) GetEligibility(id string, now time.Time) (api.EligibleRoleAssignment, error) {
-	return t.scanEligibility(t.queryRow(`SELECT e.body, `+activeCountSQL+` FROM eligible_role_assignments e WHERE e.id = $2`, ts(now), id))
+	return t.scanEligibility(t.queryRow(GetEligibilitySQL, ts(now), id))
 }
 
 func (t *tx) GetEligibilityIDByKey(principalType, principalID, roleID, scope string) (string, error) {
@@ -166,7 +175,7 @@ func (t *tx) ListEligibilities(f store.EligibilityFilter) ([]api.EligibleRoleAss
 		  OR ($11 = 1 AND (e.starts_at IS NULL OR e.starts_at <= $1) AND (e.ends_at IS NULL OR e.ends_at > $1))
 		  OR ($12 = 1 AND (e.starts_at IS NULL OR e.starts_at <= $1) AND e.ends_at IS NOT NULL AND e.ends_at <= $1))
 		ORDER BY e.id LIMIT $13`
-	rows, err := t.tx.QueryContext(t.ctx, q, ts(f.Now), f.AfterID, f.PrincipalType, f.PrincipalID, f.RoleID, f.Scope, f.ScopePrefix,
+	rows, err := t.query(q, ts(f.Now), f.AfterID, f.PrincipalType, f.PrincipalID, f.RoleID, f.Scope, f.ScopePrefix,
 		f.ActivationPolicyID, all, flag(api.EligibilityScheduled), flag(api.EligibilityActive), flag(api.EligibilityExpired), max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -389,7 +398,7 @@ func (t *tx) ListElevations(f store.ElevationFilter) ([]api.Elevation, error) {
 }
 
 func (t *tx) queryElevations(q string, args ...any) ([]api.Elevation, error) {
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}

@@ -27,7 +27,7 @@ func (t *tx) GetRotationScheduleIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListRotationSchedules(f store.RotationScheduleFilter) ([]api.RotationSchedule, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM rotation_schedules WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
+	rows, err := t.query(`SELECT body FROM rotation_schedules WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -122,7 +122,7 @@ func (t *tx) UpdateOperation(op store.Operation) error {
 }
 
 func (t *tx) queryOperations(q string, args ...any) ([]store.Operation, error) {
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
@@ -216,7 +216,7 @@ func (t *tx) DeleteRotationAccount(accountID string) error {
 }
 
 func (t *tx) queryRotationAccounts(q string, args ...any) ([]store.RotationAccount, error) {
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}

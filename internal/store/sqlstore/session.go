@@ -28,7 +28,7 @@ func (t *tx) GetSessionPolicyIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListSessionPolicies(f store.SessionPolicyFilter) ([]api.SessionPolicy, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM session_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
+	rows, err := t.query(`SELECT body FROM session_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -121,7 +121,7 @@ func (t *tx) GetSession(id string) (api.Session, error) {
 
 // filterHits returns the hits of sessions with ids in [from, to], by session.
 func (t *tx) filterHits(from, to string) (map[string][]api.CommandFilterHit, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT session_id, at, command, rule_index, action FROM session_filter_hits
+	rows, err := t.query(`SELECT session_id, at, command, rule_index, action FROM session_filter_hits
 		WHERE session_id >= $1 AND session_id <= $2 ORDER BY session_id, seq`, from, to)
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -217,7 +217,7 @@ func (t *tx) ListSessions(f store.SessionFilter) ([]api.Session, error) {
 		q.WriteString(` AND started_at > ` + arg(ts(f.StartedAfter)))
 	}
 	q.WriteString(` ORDER BY id LIMIT ` + arg(max(f.Limit, 1)))
-	rows, err := t.tx.QueryContext(t.ctx, q.String(), args...)
+	rows, err := t.query(q.String(), args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
@@ -290,7 +290,7 @@ func (t *tx) GetRecording(id string) (store.RecordingRecord, error) {
 }
 
 func (t *tx) ListRecordings(f store.RecordingFilter) ([]api.SessionRecording, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM session_recordings WHERE id > $1 AND ($2 = '' OR session_id = $2) ORDER BY id LIMIT $3`,
+	rows, err := t.query(`SELECT body FROM session_recordings WHERE id > $1 AND ($2 = '' OR session_id = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.SessionID, max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)

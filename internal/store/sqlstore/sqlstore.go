@@ -49,11 +49,15 @@ func (d *Dialect) MapErr(err error) error {
 // nil and rolling back otherwise (and on panic).
 // begin may run statements of its own in the new transaction (PostgreSQL
 // takes its writer lock there).
-func Run(ctx context.Context, d *Dialect, begin func(context.Context) (*sql.Tx, error), fn func(store.Tx) error) (err error) {
+// stmts, when not nil, is the prepared statement cache of the pool begin
+// opens its transactions on: fn's statements run prepared from it, and those
+// it did not hold yet are prepared once the transaction has ended.
+func Run(ctx context.Context, d *Dialect, stmts *Stmts, begin func(context.Context) (*sql.Tx, error), fn func(store.Tx) error) (err error) {
 	sqlTx, err := begin(ctx)
 	if err != nil {
 		return d.MapErr(err)
 	}
+	t := &tx{ctx: ctx, tx: sqlTx, d: d, stmts: stmts}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()
@@ -62,8 +66,12 @@ func Run(ctx context.Context, d *Dialect, begin func(context.Context) (*sql.Tx, 
 		if err != nil {
 			_ = sqlTx.Rollback()
 		}
+		// After the commit or rollback: the connection is back in the pool.
+		if len(t.unprepared) > 0 {
+			stmts.learn(ctx, t.unprepared)
+		}
 	}()
-	if err = fn(&tx{ctx: ctx, tx: sqlTx, d: d}); err != nil {
+	if err = fn(t); err != nil {
 		return err
 	}
 	if err = sqlTx.Commit(); err != nil {

@@ -34,7 +34,7 @@ func (t *tx) SSHKeyByFingerprint(fp string) (api.SSHKey, error) {
 }
 
 func (t *tx) ListSSHKeys(f store.SSHKeyFilter) ([]api.SSHKey, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT body FROM ssh_keys WHERE id > $1 AND ($2 = '' OR subject = $2) ORDER BY id LIMIT $3`,
+	rows, err := t.query(`SELECT body FROM ssh_keys WHERE id > $1 AND ($2 = '' OR subject = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Subject, max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)

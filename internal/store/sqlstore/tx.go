@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
@@ -35,19 +36,68 @@ type tx struct {
 	ctx context.Context
 	tx  *sql.Tx
 	d   *Dialect
+
+	// stmts is the pool's prepared statement cache (nil: none); bound holds
+	// the statements already bound to this transaction, unprepared the
+	// queries stmts did not hold, for Run to prepare after the transaction.
+	stmts      *Stmts
+	bound      map[string]*sql.Stmt
+	unprepared []string
 }
 
 var _ store.Tx = (*tx)(nil)
 
 func (t *tx) mapErr(err error) error { return t.d.MapErr(err) }
 
+// stmt is the prepared statement for q bound to this transaction, or nil when
+// q is not cached (it then runs unprepared, and is cached after the
+// transaction). The bound statement is closed with the transaction.
+func (t *tx) stmt(q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	if st, ok := t.bound[q]; ok {
+		return st
+	}
+	shared := t.stmts.get(q)
+	if shared == nil {
+		if !slices.Contains(t.unprepared, q) {
+			t.unprepared = append(t.unprepared, q)
+		}
+		return nil
+	}
+	st := t.tx.StmtContext(t.ctx, shared)
+	if t.bound == nil {
+		t.bound = make(map[string]*sql.Stmt, 8)
+	}
+	t.bound[q] = st
+	return st
+}
+
 func (t *tx) exec(q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(t.ctx, q, args...)
+	var res sql.Result
+	var err error
+	if st := t.stmt(q); st != nil {
+		res, err = st.ExecContext(t.ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(t.ctx, q, args...)
+	}
 	return res, t.mapErr(err)
 }
 
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
 	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+
+// query runs q; unlike exec, its error is the driver's (callers map it).
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(q); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 // --- roles ---
@@ -112,7 +162,7 @@ func (t *tx) ListRoles(f store.RoleFilter) ([]api.Role, error) {
 	// static (no SQL assembled at run time) and portable.
 	q := `SELECT ` + roleCols + ` FROM roles WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`
 	args := []any{f.AfterID, f.Name, max(f.Limit, 1)}
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
@@ -243,7 +293,7 @@ func (t *tx) ListAudit(f store.AuditFilter) ([]api.AuditEvent, error) {
 		AND ($4 = '' OR target_id = $4)
 		ORDER BY sequence LIMIT $5`
 	args := []any{chain, f.AfterSequence, f.ActionPrefix, f.TargetID, max(f.Limit, 1)}
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
@@ -276,7 +326,7 @@ func (t *tx) GetAuditEvent(id string) (api.AuditEvent, error) {
 }
 
 func (t *tx) WalkAudit(chainID string, fn func(audit.Record) error) error {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT sequence, body, hash FROM audit_events WHERE chain_id = $1 ORDER BY sequence`, chainID)
+	rows, err := t.query(`SELECT sequence, body, hash FROM audit_events WHERE chain_id = $1 ORDER BY sequence`, chainID)
 	if err != nil {
 		return t.mapErr(err)
 	}
@@ -338,7 +388,7 @@ func (t *tx) tokenWhere(col, arg string) (auth.Token, error) {
 }
 
 func (t *tx) ListTokens() ([]auth.Token, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
+	rows, err := t.query(`SELECT ` + tokenColumns + ` FROM tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}

@@ -49,7 +49,7 @@ func (t *tx) GetSafeIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListSafes(f store.SafeFilter) ([]api.Safe, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT s.body, `+safeCountSQL+` FROM safes s WHERE s.id > $1 AND ($2 = '' OR s.name = $2) ORDER BY s.id LIMIT $3`,
+	rows, err := t.query(`SELECT s.body, `+safeCountSQL+` FROM safes s WHERE s.id > $1 AND ($2 = '' OR s.name = $2) ORDER BY s.id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
 	if err != nil {
 		return nil, t.mapErr(err)
@@ -121,7 +121,7 @@ func (t *tx) GetVaultAccount(id string) (api.VaultAccount, error) {
 }
 
 func (t *tx) GetVaultAccountIDsByName(safeID, name string) ([]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT id FROM vault_accounts WHERE name = $1 AND ($2 = '' OR safe_id = $2) ORDER BY id`, name, safeID)
+	rows, err := t.query(`SELECT id FROM vault_accounts WHERE name = $1 AND ($2 = '' OR safe_id = $2) ORDER BY id`, name, safeID)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
@@ -144,7 +144,7 @@ func (t *tx) GetVaultAccountIDsByName(safeID, name string) ([]string, error) {
 }
 
 func (t *tx) ListVaultAccounts(f store.VaultAccountFilter) ([]api.VaultAccount, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT body, status FROM vault_accounts
+	rows, err := t.query(`SELECT body, status FROM vault_accounts
 		WHERE id > $1 AND ($2 = '' OR safe_id = $2) AND ($3 = '' OR name = $3) AND ($4 = '' OR platform = $4)
 		ORDER BY id LIMIT $5`, f.AfterID, f.SafeID, f.Name, f.Platform, max(f.Limit, 1))
 	if err != nil {
@@ -241,7 +241,7 @@ func (t *tx) GetSecretVersion(accountID string, version int64) (store.SecretVers
 }
 
 func (t *tx) ListSecretVersions(accountID string) ([]store.SecretVersionRecord, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+secretCols+` FROM vault_secret_versions WHERE account_id = $1 ORDER BY version DESC`, accountID)
+	rows, err := t.query(`SELECT `+secretCols+` FROM vault_secret_versions WHERE account_id = $1 ORDER BY version DESC`, accountID)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
@@ -260,7 +260,7 @@ func (t *tx) ListSecretVersions(accountID string) ([]store.SecretVersionRecord, 
 // --- sealed values (master key rotation) ---
 
 func (t *tx) ListSealedValues() ([]store.SealedValue, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT 'vault_secret', account_id, version, sealed FROM vault_secret_versions
+	rows, err := t.query(`SELECT 'vault_secret', account_id, version, sealed FROM vault_secret_versions
 		UNION ALL SELECT 'mfa_totp', subject, 0, secret_sealed FROM mfa_totp
 		UNION ALL SELECT 'role_webhook', role_id, position, secret FROM role_webhooks
 		UNION ALL SELECT 'session_recording', id, 0, sealed FROM session_recordings WHERE sealed <> '' ORDER BY 1, 2, 3`)
@@ -316,7 +316,7 @@ func checkoutBody(c api.Checkout) (string, error) {
 }
 
 func (t *tx) queryCheckouts(q string, args ...any) ([]api.Checkout, error) {
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, t.mapErr(err)
 	}
