@@ -35,7 +35,19 @@ type Store struct {
 	// never wait for the writer.
 	write *sql.DB
 	read  *sql.DB
+	inst  instance
 }
+
+// instance is this process's store.Instance. One process owns a SQLite
+// file, so any other owner is a predecessor that died: alive iff it is us.
+type instance struct{ id string }
+
+func (i instance) ID() string { return i.id }
+
+func (i instance) Alive(_ context.Context, owner string) (bool, error) { return owner == i.id, nil }
+
+// Instance returns this process's instance (a new id for each Open).
+func (s *Store) Instance() store.Instance { return s.inst }
 
 var _ store.Store = (*Store)(nil)
 
@@ -67,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &Store{write: w, read: r}, nil
+	return &Store{write: w, read: r, inst: instance{id: store.NewInstanceID()}}, nil
 }
 
 // SchemaVersion reports the applied migration version; for diagnostics and tests.
