@@ -79,12 +79,12 @@ type Server struct {
 	idem     store.Store
 	instance store.Instance
 	clock    clock.Clock
-	log     *slog.Logger
-	version string
-	maxBody int64
-	pages   pager
-	catalog *catalog.Service
-	mfa     mfaState
+	log      *slog.Logger
+	version  string
+	maxBody  int64
+	pages    pager
+	catalog  *catalog.Service
+	mfa      mfaState
 
 	limiter      ratelimit.Limiter
 	authFailures ratelimit.Limiter

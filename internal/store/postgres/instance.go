@@ -43,11 +43,12 @@ type instance struct {
 	probe *sql.DB // the request pool, for Alive's probes
 	log   *slog.Logger
 
-	mu   sync.Mutex
-	id   string // '' while the lock is not held
-	mine map[string]bool
-	stop chan struct{}
-	done chan struct{}
+	mu      sync.Mutex
+	id      string // '' while the lock is not held
+	mine    map[string]bool
+	stop    chan struct{}
+	done    chan struct{}
+	closing sync.Once
 }
 
 var _ store.Instance = (*instance)(nil)
@@ -103,7 +104,7 @@ func (in *instance) setID(id string) {
 
 // keep checks the lock every instanceCheckInterval and takes it again once
 // its connection is lost (database restart, network cut). Meanwhile ID is
-// '': new reservations carry no owner and other replicas wait for them to
+// ”: new reservations carry no owner and other replicas wait for them to
 // lapse, as before instance ids. Reservations made before the loss look
 // dead to other replicas, which may take them over while this process still
 // runs them: the same exposure as a request outliving the reservation's
@@ -129,14 +130,14 @@ func (in *instance) keep() {
 	}
 }
 
-// ID is this replica's instance id, or '' while its lock is not held.
+// ID is this replica's instance id, or ” while its lock is not held.
 func (in *instance) ID() string {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.id
 }
 
-// Alive reports whether the instance owner may be running: true for ''
+// Alive reports whether the instance owner may be running: true for ”
 // (unknown) and for this process's own ids; otherwise whether its lock is
 // held, probed with a transaction-level try-lock that, when it succeeds,
 // is released at once by the commit.
@@ -165,8 +166,12 @@ func (in *instance) Alive(ctx context.Context, owner string) (bool, error) {
 }
 
 // close stops keeping the lock and releases it: the instance is then dead
-// to the other replicas.
+// to the other replicas. Closing again does nothing.
 func (in *instance) close() {
+	in.closing.Do(in.closeOnce)
+}
+
+func (in *instance) closeOnce() {
 	close(in.stop)
 	<-in.done
 	in.mu.Lock()

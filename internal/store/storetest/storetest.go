@@ -457,7 +457,7 @@ func testIdempotency(t *testing.T, s store.Store) {
 }
 
 // testIdempotencyOwner: the holder's instance id round-trips, a takeover
-// (upsert) replaces it, and a record written without one reads back ''.
+// (upsert) replaces it, and a record written without one reads back ”.
 func testIdempotencyOwner(t *testing.T, s store.Store) {
 	rec := store.IdempotencyRecord{Subject: "user:alice", Method: "POST", Path: "/v1/roles", Key: "k",
 		Fingerprint: "f", LockedUntil: t0.Add(time.Minute), ExpiresAt: t0.Add(24 * time.Hour), Header: "{}", Owner: "inst-a"}
