@@ -125,6 +125,8 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 				prior, applied, err = s.reserve(r.Context(), &rec, held.owner)
 				if errors.As(err, &held) {
 					err = errInProgress() // someone else took it meanwhile
+				} else if err == nil {
+					s.log.Info(takeoverLogLine, "dead_instance", held.owner, "request_id", requestID(r.Context()))
 				}
 			}
 		}
@@ -152,6 +154,10 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 		completed = true
 	})
 }
+
+// takeoverLogLine is logged when a retry takes over the reservation of a
+// dead instance (the replica tests count it).
+const takeoverLogLine = "idempotency: took over the reservation of a dead instance"
 
 // heldElsewhere is reserve's answer for a reservation that is in progress,
 // locked, and recorded by another instance, owner: whether it is alive is
