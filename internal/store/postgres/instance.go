@@ -46,7 +46,7 @@ type instance struct {
 	mu      sync.Mutex
 	id      string // '' while the lock is not held
 	mine    map[string]bool
-	stop    chan struct{}
+	cancel  context.CancelFunc // stops keep
 	done    chan struct{}
 	closing sync.Once
 }
@@ -56,14 +56,17 @@ var _ store.Instance = (*instance)(nil)
 // startInstance takes the instance lock under a fresh id and keeps it.
 func startInstance(ctx context.Context, ldb, probe *sql.DB, log *slog.Logger) (*instance, error) {
 	in := &instance{lock: sessionLock{db: ldb}, probe: probe, log: log, mine: map[string]bool{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		done: make(chan struct{})}
 	if err := in.acquire(ctx); err != nil {
 		return nil, err
 	}
 	if in.ID() == "" {
 		return nil, errors.New("could not take an instance lock")
 	}
-	go in.keep()
+	// keep outlives Open's context (not its values): it runs until close.
+	kctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	in.cancel = cancel
+	go in.keep(kctx)
 	return in, nil
 }
 
@@ -109,18 +112,18 @@ func (in *instance) setID(id string) {
 // dead to other replicas, which may take them over while this process still
 // runs them: the same exposure as a request outliving the reservation's
 // lock, and only while this process cannot reach the database either.
-func (in *instance) keep() {
+func (in *instance) keep(ctx context.Context) {
 	defer close(in.done)
 	t := time.NewTicker(instanceCheckInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-in.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 		had := in.ID()
-		err := in.acquire(context.Background())
+		err := in.acquire(ctx)
 		switch now := in.ID(); {
 		case now == "" && had != "":
 			in.log.Warn("postgres: lost the instance lock; idempotency reservations are recorded without an owner until it is back", "error", fmt.Sprint(err))
@@ -172,7 +175,7 @@ func (in *instance) close() {
 }
 
 func (in *instance) closeOnce() {
-	close(in.stop)
+	in.cancel()
 	<-in.done
 	in.mu.Lock()
 	id := in.id
