@@ -334,7 +334,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	srv, err := server.New(server.Config{
 		Store: served, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
 		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot, Sessions: d.sess,
-		RateLimiter: d.limiter, AuthFailureLimiter: d.authFailures,
+		RateLimiter: d.limiter, AuthFailureLimiter: d.authFailures, Instance: store.InstanceOf(d.store),
 	})
 	if err != nil {
 		return err
@@ -503,9 +503,12 @@ func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
 // the write: nothing was written, and without this the client's retries
 // would be refused as "in progress" until the reservation lapsed. Only a
 // store that one process owns (SQLite) can tell that every such reservation
-// is abandoned; with replicas a live one may hold it, so they wait out the
-// lock. Reservations whose write committed are marked applied in the same
-// transaction and stay, to be answered from the object.
+// is abandoned. The idempotency middleware would take each over on its first
+// retry anyway (its owner, a previous instance, is not alive); this only
+// tidies up at start. With replicas a live one may hold a reservation: the
+// middleware asks the store's Instance whether its owner is alive. Reservations
+// whose write committed are marked applied in the same transaction and stay,
+// to be answered from the object.
 func (d *Daemon) releaseAbandonedIdempotency(ctx context.Context) error {
 	if d.elect != nil {
 		return nil

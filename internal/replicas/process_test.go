@@ -49,10 +49,9 @@ provider "pam" {
   # The leader is killed mid-apply: requests in flight on it fail with 502
   # (the proxy cannot know whether they were applied) and are retried, with
   # their Idempotency-Key, on a survivor. A key the dead replica reserved
-  # but had not yet applied is refused as "in progress" until its
-  # reservation lapses (one minute): survivors cannot tell a dead holder
-  # from a slow one. 90 retries (Retry-After: 1 s apart) outlast that.
-  max_retries             = 90
+  # but had not yet applied is taken over at once: its owner's instance
+  # lock ended with its session. The provider's default max_retries (4)
+  # suffices.
   request_timeout_seconds = 15
 }
 
@@ -453,11 +452,24 @@ func TestAccReplicaProcessKilled(t *testing.T) {
 		t.Fatalf("pamd audit verify: %v\n%s", err, verify)
 	}
 
+	// A dead replica's reservations are taken over at once: no retry waits
+	// out their lock ("in progress" only if a survivor probed before
+	// PostgreSQL noticed the killed session).
+	if n := lb.inProgress.Load(); n > 3 {
+		t.Errorf("%d answers refused an idempotency key as in progress, want none or nearly", n)
+	}
+	takeovers := 0
+	for i, p := range procs {
+		if i != leader {
+			takeovers += strings.Count(p.Log(t), "idempotency: took over the reservation of a dead instance")
+		}
+	}
 	t.Logf("apply of %d resources through the proxy in %s: %d requests (%d to the end of both plans), served %d/%d/%d; %d answered 502, %d answered 409 (%d of them: idempotency key in progress)",
 		len(state), applyTook.Round(time.Millisecond), applyRequests, lb.total.Load(),
 		lb.served[0].Load(), lb.served[1].Load(), lb.served[2].Load(), lb.badGateway.Load(), lb.conflicts.Load(), lb.inProgress.Load())
 	t.Logf("replica %d (leader) SIGKILLed after request %d (served %d/%d/%d at the kill); replica %d led %s later (worker interval %s)",
 		leader, procKillAt, killServe[0], killServe[1], killServe[2], next, took.Round(time.Millisecond), procTick)
+	t.Logf("reservations of the killed replica taken over by survivors: %d", takeovers)
 	t.Logf("rotations after the kill: %d accounts, events %v, all done in %s", len(rotEvents), actionTotals, rotTook.Round(time.Millisecond))
 	t.Logf("pamd audit verify: %s", strings.TrimSpace(string(verify)))
 }

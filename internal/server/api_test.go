@@ -292,8 +292,11 @@ func TestIdempotencyInProgressAndStale(t *testing.T) {
 		t.Fatalf("delete probe role: %d %s", r.status, r.body)
 	}
 	now := e.clock.Now()
+	// Held by this very process (alive): in progress until it lapses. A
+	// dead owner's reservation is taken over at once (idempotency_owner_test.go).
 	rec := store.IdempotencyRecord{Subject: "service_account:bootstrap", Method: "POST", Path: api.PathRoles, Key: "k",
-		Fingerprint: fp, Header: "{}", LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(24 * time.Hour)}
+		Fingerprint: fp, Header: "{}", LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(24 * time.Hour),
+		Owner: store.InstanceOf(e.d.Store()).ID()}
 	if err := e.d.Store().Update(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(rec) }); err != nil {
 		t.Fatal(err)
 	}

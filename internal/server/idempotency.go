@@ -105,38 +105,31 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := store.IdempotencyRecord{Subject: p.Subject, Method: r.Method, Path: r.URL.Path, Key: key, Fingerprint: s.fingerprint(body)}
 
-		var prior, applied *store.IdempotencyRecord
-		err = s.idem.Update(r.Context(), func(tx store.Tx) error {
-			prior, applied = nil, nil
-			now := s.clock.Now()
-			if _, err := tx.PurgeIdempotency(now); err != nil {
-				return err
-			}
-			got, err := tx.GetIdempotency(rec.Subject, rec.Method, rec.Path, rec.Key)
+		if s.instance != nil {
+			rec.Owner = s.instance.ID()
+		}
+
+		prior, applied, err := s.reserve(r.Context(), &rec, "")
+		var held *heldElsewhere
+		if errors.As(err, &held) {
+			// Outside the transaction (the probe needs a connection of its
+			// own): if the holder is dead, try again, taking its key.
+			alive, aerr := s.instance.Alive(r.Context(), held.owner)
 			switch {
-			case errors.Is(err, store.ErrNotFound):
-			case err != nil:
-				return err
-			case got.Fingerprint != rec.Fingerprint:
-				return api.NewProblem(http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused,
-					"this idempotency key was used with a different request body; use a new key")
-			case got.Done:
-				prior = &got
-				return nil
-			case got.Applied():
-				// The mutation committed but no response was recorded: the
-				// holder died, or its commit acknowledgement was lost. Never
-				// run it again; answer from the object (below).
-				applied = &got
-				return nil
-			case now.Before(got.LockedUntil):
-				return api.NewProblem(http.StatusConflict, api.CodeIdempotencyInProgress,
-					"a request with this idempotency key is still being processed; retry shortly")
+			case aerr != nil:
+				s.log.Warn("idempotency: could not tell whether a reservation's holder is alive", "error", aerr.Error(), "request_id", requestID(r.Context()))
+				err = errInProgress()
+			case alive:
+				err = errInProgress()
+			default:
+				prior, applied, err = s.reserve(r.Context(), &rec, held.owner)
+				if errors.As(err, &held) {
+					err = errInProgress() // someone else took it meanwhile
+				} else if err == nil {
+					s.log.Info(takeoverLogLine, "dead_instance", held.owner, "request_id", requestID(r.Context()))
+				}
 			}
-			// Absent, or a reservation whose holder died before changing anything: take it.
-			rec.LockedUntil, rec.ExpiresAt, rec.Header = now.Add(idempotencyLock), now.Add(idempotencyTTL), "{}"
-			return tx.PutIdempotency(rec)
-		})
+		}
 		if err != nil {
 			writeProblem(w, r, err)
 			return
@@ -160,6 +153,69 @@ func (s *Server) idempotency(next http.Handler) http.Handler {
 		next.ServeHTTP(rw, r.WithContext(idemstore.WithReservation(r.Context(), res)))
 		completed = true
 	})
+}
+
+// takeoverLogLine is logged when a retry takes over the reservation of a
+// dead instance (the replica tests count it).
+const takeoverLogLine = "idempotency: took over the reservation of a dead instance"
+
+// heldElsewhere is reserve's answer for a reservation that is in progress,
+// locked, and recorded by another instance, owner: whether it is alive is
+// asked outside the transaction.
+type heldElsewhere struct{ owner string }
+
+func (e *heldElsewhere) Error() string { return "idempotency key held by instance " + e.owner }
+
+func errInProgress() error {
+	return api.NewProblem(http.StatusConflict, api.CodeIdempotencyInProgress,
+		"a request with this idempotency key is still being processed; retry shortly")
+}
+
+// reserve takes the key for rec, or returns the completed record to replay
+// (prior) or the applied one to recover (applied). A reservation still
+// locked by another instance is taken only when its owner is deadOwner (an
+// owner found dead); otherwise reserve returns a *heldElsewhere when the
+// owner can be asked about (an Instance is configured and the owner is
+// recorded), or 409 in progress.
+func (s *Server) reserve(ctx context.Context, rec *store.IdempotencyRecord, deadOwner string) (prior, applied *store.IdempotencyRecord, err error) {
+	err = s.idem.Update(ctx, func(tx store.Tx) error {
+		prior, applied = nil, nil
+		now := s.clock.Now()
+		if _, err := tx.PurgeIdempotency(now); err != nil {
+			return err
+		}
+		got, err := tx.GetIdempotency(rec.Subject, rec.Method, rec.Path, rec.Key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case got.Fingerprint != rec.Fingerprint:
+			return api.NewProblem(http.StatusUnprocessableEntity, api.CodeIdempotencyKeyReused,
+				"this idempotency key was used with a different request body; use a new key")
+		case got.Done:
+			prior = &got
+			return nil
+		case got.Applied():
+			// The mutation committed but no response was recorded: the
+			// holder died, or its commit acknowledgement was lost. Never
+			// run it again; answer from the object (below).
+			applied = &got
+			return nil
+		case !now.Before(got.LockedUntil):
+			// Lapsed: its holder died or gave up before changing anything.
+		case deadOwner != "" && got.Owner == deadOwner:
+			// Its holder's instance is gone (checked by the caller): it
+			// died before changing anything, so take it as if it lapsed.
+		case s.instance != nil && got.Owner != "" && got.Owner != rec.Owner:
+			return &heldElsewhere{owner: got.Owner}
+		default:
+			return errInProgress()
+		}
+		// Absent, or a reservation whose holder died before changing anything: take it.
+		rec.LockedUntil, rec.ExpiresAt, rec.Header = now.Add(idempotencyLock), now.Add(idempotencyTTL), "{}"
+		return tx.PutIdempotency(*rec)
+	})
+	return prior, applied, err
 }
 
 func (s *Server) completeIdempotency(ctx context.Context, rec store.IdempotencyRecord, rw *recorder, completed bool) {

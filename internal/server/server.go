@@ -61,6 +61,12 @@ type Config struct {
 	// AuthFailureLimiter rations audited credential refusals per client
 	// address; nil means DefaultAuthFailureRate/Burst in memory.
 	AuthFailureLimiter ratelimit.Limiter
+	// Instance identifies this process to the idempotency middleware: its
+	// reservations record Instance.ID, and a retry takes over at once a
+	// reservation whose owner is not Alive. nil means the store's own
+	// (store.InstanceOf), if any; without one, reservations carry no owner
+	// and a dead holder's key waits for its lock to lapse.
+	Instance store.Instance
 }
 
 // Server is the pamd HTTP API.
@@ -70,14 +76,15 @@ type Server struct {
 	store store.Store
 	// idem is the undecorated store of the idempotency middleware's own
 	// transactions (reservation, outcome).
-	idem    store.Store
-	clock   clock.Clock
-	log     *slog.Logger
-	version string
-	maxBody int64
-	pages   pager
-	catalog *catalog.Service
-	mfa     mfaState
+	idem     store.Store
+	instance store.Instance
+	clock    clock.Clock
+	log      *slog.Logger
+	version  string
+	maxBody  int64
+	pages    pager
+	catalog  *catalog.Service
+	mfa      mfaState
 
 	limiter      ratelimit.Limiter
 	authFailures ratelimit.Limiter
@@ -117,8 +124,11 @@ func New(cfg Config) (*Server, error) {
 	// Services passed in (Rotation, Sessions) must be built over a store
 	// wrapped with idemstore.Wrap too (the daemon does).
 	cfg.Store = idemstore.Wrap(cfg.Store)
+	if cfg.Instance == nil {
+		cfg.Instance = store.InstanceOf(idemstore.Unwrap(cfg.Store))
+	}
 	s := &Server{
-		idem:    idemstore.Unwrap(cfg.Store),
+		idem: idemstore.Unwrap(cfg.Store), instance: cfg.Instance,
 		limiter: cfg.RateLimiter, authFailures: cfg.AuthFailureLimiter,
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBodyBytes,
 		pages:   pager{key: cfg.PageTokenKey, now: cfg.Clock.Now},

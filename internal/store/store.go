@@ -7,6 +7,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -142,11 +144,45 @@ type IdempotencyRecord struct {
 	// lost): a retry answers from the object instead of running again.
 	AppliedTargetType string
 	AppliedTargetID   string
+	// Owner is the instance id (Instance.ID) of the pamd process that holds
+	// the reservation; '' when unknown (written before migration 00014, or
+	// while the process could not vouch for its liveness).
+	Owner string
 }
 
 // Applied reports whether the request's mutation committed.
 func (r IdempotencyRecord) Applied() bool {
 	return r.AppliedTargetType != "" && r.AppliedTargetID != ""
+}
+
+// Instance is the running pamd process as its store engine sees it: an id
+// chosen at random for each start, and whether the process that recorded
+// some id is still alive. The idempotency middleware uses it to take over,
+// at once, a reservation whose holder died before its write committed.
+type Instance interface {
+	// ID is this process's instance id; '' when the engine cannot
+	// currently vouch for it (others then treat its reservations as held).
+	ID() string
+	// Alive reports whether the process with instance id owner may still be
+	// running. An error, or any doubt, must not report false: a live
+	// holder's reservation would be taken over and its request run twice.
+	Alive(ctx context.Context, owner string) (bool, error)
+}
+
+// InstanceOf returns the Instance of s when its engine provides one
+// (method Instance), or nil. Unwrap decorators (idemstore) first.
+func InstanceOf(s any) Instance {
+	if p, ok := s.(interface{ Instance() Instance }); ok {
+		return p.Instance()
+	}
+	return nil
+}
+
+// NewInstanceID returns a random instance id (128 bits, hex).
+func NewInstanceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }
 
 // IdempotencyTx persists idempotency keys.

@@ -61,7 +61,8 @@ type Options struct {
 	// backoff, before giving up (0 = DefaultRetryFor; negative = try once).
 	RetryFor time.Duration
 	// MaxConns caps the connection pool of this replica (0 = DefaultMaxConns).
-	// Leader election takes one more connection while this replica leads.
+	// The instance lock takes one more connection, and leader election
+	// another while this replica leads.
 	MaxConns int
 	// LimiterConns caps the pool of the shared rate limiters (0 =
 	// DefaultLimiterConns): connections are opened when a limiter is used,
@@ -88,6 +89,7 @@ type Store struct {
 	stmts  *sqlstore.Stmts // nil unless Options.CacheStatements
 	where  string          // host:port/database, for messages: never the password
 	leader *elector
+	inst   *instance
 	// limits is the rate limiters' pool (ratelimit.go).
 	limits       *sql.DB
 	limitTimeout time.Duration
@@ -150,11 +152,18 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres %s: %w", where, err)
 	}
-	// The leader lock lives on a connection of its own, outside the pool, so
-	// that holding it never takes a connection from request handling.
+	// The leader and instance locks live on connections of their own,
+	// outside the pool, so that holding them never takes a connection from
+	// request handling.
 	ldb := stdlib.OpenDB(*cfg)
-	ldb.SetMaxOpenConns(1)
-	ldb.SetMaxIdleConns(1)
+	ldb.SetMaxOpenConns(2)
+	ldb.SetMaxIdleConns(2)
+	inst, err := startInstance(ctx, ldb, db, o.Logger)
+	if err != nil {
+		_ = ldb.Close()
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres %s: instance lock: %s", where, describe(err))
+	}
 	// The rate limiters' pool: asynchronous commit, see ratelimit.go.
 	rcfg := cfg.Copy()
 	rcfg.RuntimeParams["synchronous_commit"] = "off"
@@ -166,7 +175,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.CacheStatements {
 		stmts = sqlstore.NewStmts(db, 0)
 	}
-	return &Store{db: db, stmts: stmts, where: where, leader: &elector{db: ldb}, limits: rdb, limitTimeout: o.LimiterTimeout}, nil
+	return &Store{db: db, stmts: stmts, where: where, leader: &elector{lock: sessionLock{db: ldb}}, inst: inst, limits: rdb, limitTimeout: o.LimiterTimeout}, nil
 }
 
 // waitFor pings the database until it answers, backing off from 250ms to
@@ -222,10 +231,11 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	return sqlstore.SchemaVersion(ctx, s.db, dialect)
 }
 
-// Close resigns leadership and closes the pools.
+// Close resigns leadership, releases the instance lock and closes the pools.
 func (s *Store) Close() error {
-	s.leader.resign()
-	return errors.Join(s.leader.db.Close(), s.limits.Close(), s.stmts.Close(), s.db.Close())
+	s.Resign()
+	s.inst.close()
+	return errors.Join(s.leader.lock.db.Close(), s.limits.Close(), s.stmts.Close(), s.db.Close())
 }
 
 // Update runs fn in a read-write transaction that first takes a

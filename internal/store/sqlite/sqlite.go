@@ -38,7 +38,19 @@ type Store struct {
 	// Prepared statements of each pool (sqlstore.Stmts): the driver would
 	// otherwise prepare and finalise every statement of every transaction.
 	writeStmts, readStmts *sqlstore.Stmts
+	inst                  instance
 }
+
+// instance is this process's store.Instance. One process owns a SQLite
+// file, so any other owner is a predecessor that died: alive iff it is us.
+type instance struct{ id string }
+
+func (i instance) ID() string { return i.id }
+
+func (i instance) Alive(_ context.Context, owner string) (bool, error) { return owner == i.id, nil }
+
+// Instance returns this process's instance (a new id for each Open).
+func (s *Store) Instance() store.Instance { return s.inst }
 
 var _ store.Store = (*Store)(nil)
 
@@ -74,7 +86,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// closed the others after each burst of reads and opened new ones (the
 	// DSN's pragmas, and every cached statement prepared again) under load.
 	r.SetMaxIdleConns(4)
-	return &Store{write: w, read: r, writeStmts: sqlstore.NewStmts(w, 0), readStmts: sqlstore.NewStmts(r, 0)}, nil
+	return &Store{write: w, read: r, writeStmts: sqlstore.NewStmts(w, 0), readStmts: sqlstore.NewStmts(r, 0), inst: instance{id: store.NewInstanceID()}}, nil
 }
 
 // SchemaVersion reports the applied migration version; for diagnostics and tests.

@@ -464,9 +464,9 @@ func (t *tx) GetIdempotency(subject, method, path, key string) (store.Idempotenc
 	r := store.IdempotencyRecord{Subject: subject, Method: method, Path: path, Key: key}
 	var done int
 	var locked, expires string
-	err := t.queryRow(`SELECT fingerprint, done, status, header, body, locked_until, expires_at, applied_target_type, applied_target_id
+	err := t.queryRow(`SELECT fingerprint, done, status, header, body, locked_until, expires_at, applied_target_type, applied_target_id, owner
 		FROM idempotency_keys WHERE subject = $1 AND method = $2 AND path = $3 AND idem_key = $4`, subject, method, path, key).
-		Scan(&r.Fingerprint, &done, &r.Status, &r.Header, &r.Body, &locked, &expires, &r.AppliedTargetType, &r.AppliedTargetID)
+		Scan(&r.Fingerprint, &done, &r.Status, &r.Header, &r.Body, &locked, &expires, &r.AppliedTargetType, &r.AppliedTargetID, &r.Owner)
 	if err != nil {
 		return r, t.mapErr(err)
 	}
@@ -486,13 +486,14 @@ func (t *tx) PutIdempotency(r store.IdempotencyRecord) error {
 		done = 1
 	}
 	_, err := t.exec(`INSERT INTO idempotency_keys (subject, method, path, idem_key, fingerprint, done, status, header, body, locked_until, expires_at,
-		applied_target_type, applied_target_id)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+		applied_target_type, applied_target_id, owner)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
 		ON CONFLICT (subject, method, path, idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, done = excluded.done,
 		status = excluded.status, header = excluded.header, body = excluded.body, locked_until = excluded.locked_until, expires_at = excluded.expires_at,
-		applied_target_type = excluded.applied_target_type, applied_target_id = excluded.applied_target_id`,
+		applied_target_type = excluded.applied_target_type, applied_target_id = excluded.applied_target_id,
+		owner = excluded.owner`,
 		r.Subject, r.Method, r.Path, r.Key, r.Fingerprint, done, r.Status, r.Header, r.Body, ts(r.LockedUntil), ts(r.ExpiresAt),
-		r.AppliedTargetType, r.AppliedTargetID)
+		r.AppliedTargetType, r.AppliedTargetID, r.Owner)
 	return err
 }
 

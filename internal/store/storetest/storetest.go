@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)) })
 	t.Run("IdempotencyApplied", func(t *testing.T) { testIdempotencyApplied(t, newStore(t)) })
+	t.Run("IdempotencyOwner", func(t *testing.T) { testIdempotencyOwner(t, newStore(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, newStore(t)) })
 	runMFA(t, newStore)
 	runPIM(t, newStore)
@@ -453,6 +454,45 @@ func testIdempotency(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testIdempotencyOwner: the holder's instance id round-trips, a takeover
+// (upsert) replaces it, and a record written without one reads back ”.
+func testIdempotencyOwner(t *testing.T, s store.Store) {
+	rec := store.IdempotencyRecord{Subject: "user:alice", Method: "POST", Path: "/v1/roles", Key: "k",
+		Fingerprint: "f", LockedUntil: t0.Add(time.Minute), ExpiresAt: t0.Add(24 * time.Hour), Header: "{}", Owner: "inst-a"}
+	bare := rec
+	bare.Key, bare.Owner = "bare", ""
+	if err := update(t, s, func(tx store.Tx) error {
+		if err := tx.PutIdempotency(rec); err != nil {
+			return err
+		}
+		return tx.PutIdempotency(bare)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	owner := func(key string) string {
+		var o string
+		view(t, s, func(tx store.Tx) error {
+			got, err := tx.GetIdempotency(rec.Subject, rec.Method, rec.Path, key)
+			o = got.Owner
+			return err
+		})
+		return o
+	}
+	if got := owner("k"); got != "inst-a" {
+		t.Fatalf("owner round trip: %q, want inst-a", got)
+	}
+	if got := owner("bare"); got != "" {
+		t.Fatalf("record without an owner reads back %q", got)
+	}
+	rec.Owner = "inst-b"
+	if err := update(t, s, func(tx store.Tx) error { return tx.PutIdempotency(rec) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := owner("k"); got != "inst-b" {
+		t.Fatalf("owner after takeover: %q, want inst-b", got)
+	}
 }
 
 // testIdempotencyApplied: the applied target round-trips, and only a
