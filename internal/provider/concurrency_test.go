@@ -120,31 +120,7 @@ const (
 )
 
 func parallelismConfig(prefix, description string) string {
-	return fmt.Sprintf(`
-resource "pam_role" "r" {
-  count       = %[2]d
-  name        = "%[1]s-role-${count.index}"
-  description = %[5]q
-}
-
-resource "pam_activation_policy" "p" {
-  count                  = %[3]d
-  name                   = "%[1]s-policy-${count.index}"
-  max_activation_seconds = 3600
-  eligibility_constraints = {
-    allow_permanent = true
-  }
-}
-
-resource "pam_eligible_role_assignment" "e" {
-  count                = %[4]d
-  principal_type       = "user"
-  principal_id         = "%[1]s-user-${count.index}"
-  role_id              = pam_role.r[count.index].id
-  scope                = "/"
-  activation_policy_id = pam_activation_policy.p[count.index].id
-}
-`, prefix, parRoles, parPolicies, parEligibility, description)
+	return acctest.PIMConfig(prefix, parRoles, parPolicies, parEligibility, description)
 }
 
 // countingProxy forwards to pamd, counts requests by method and status,

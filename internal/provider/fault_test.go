@@ -27,36 +27,12 @@ const (
 )
 
 func faultConfig(prefix, description string) string {
-	return fmt.Sprintf(`
+	return `
 provider "pam" {
   max_retries             = 10
   request_timeout_seconds = 30
 }
-
-resource "pam_role" "r" {
-  count       = %[2]d
-  name        = "%[1]s-role-${count.index}"
-  description = %[5]q
-}
-
-resource "pam_activation_policy" "p" {
-  count                  = %[3]d
-  name                   = "%[1]s-policy-${count.index}"
-  max_activation_seconds = 3600
-  eligibility_constraints = {
-    allow_permanent = true
-  }
-}
-
-resource "pam_eligible_role_assignment" "e" {
-  count                = %[4]d
-  principal_type       = "user"
-  principal_id         = "%[1]s-user-${count.index}"
-  role_id              = pam_role.r[count.index].id
-  scope                = "/"
-  activation_policy_id = pam_activation_policy.p[count.index %% %[3]d].id
-}
-`, prefix, faultRoles, faultPolicies, faultEligibility, description)
+` + acctest.PIMConfig(prefix, faultRoles, faultPolicies, faultEligibility, description)
 }
 
 // TestAccFaultInjectionConverges applies, re-plans, updates in place and

@@ -44,7 +44,7 @@ const (
 // rotated automatically by pamd on an hourly schedule (not due during the
 // test: the test starts one run of the schedule itself).
 func processConfig(prefix string) string {
-	return fmt.Sprintf(`
+	return `
 provider "pam" {
   # The leader is killed mid-apply: requests in flight on it fail with 502
   # (the proxy cannot know whether they were applied) and are retried, with
@@ -55,52 +55,29 @@ provider "pam" {
   request_timeout_seconds = 15
 }
 
-resource "pam_role" "r" {
-  count       = %[2]d
-  name        = "%[1]s-role-${count.index}"
-  description = "applied across replica processes"
-}
-
-resource "pam_activation_policy" "p" {
-  count                  = %[3]d
-  name                   = "%[1]s-policy-${count.index}"
-  max_activation_seconds = 3600
-  eligibility_constraints = {
-    allow_permanent = true
-  }
-}
-
-resource "pam_eligible_role_assignment" "e" {
-  count                = %[4]d
-  principal_type       = "user"
-  principal_id         = "%[1]s-user-${count.index}"
-  role_id              = pam_role.r[count.index].id
-  scope                = "/"
-  activation_policy_id = pam_activation_policy.p[count.index %% %[3]d].id
-}
-
+` + acctest.PIMConfig(prefix, procRoles, procPolicies, procEligibilities, "applied across replica processes") + fmt.Sprintf(`
 resource "pam_rotation_schedule" "h" {
-  count            = %[7]d
+  count            = %[4]d
   name             = "%[1]s-hourly-${count.index}"
   interval_seconds = 3600
 }
 
 resource "pam_safe" "s" {
-  count = %[5]d
+  count = %[2]d
   name  = "%[1]s-safe-${count.index}"
 }
 
 resource "pam_vault_account" "a" {
-  count                = %[6]d
-  safe_id              = pam_safe.s[count.index %% %[5]d].id
+  count                = %[3]d
+  safe_id              = pam_safe.s[count.index %% %[2]d].id
   name                 = "svc-${count.index}"
   platform             = "generic"
   username             = "svc"
   secret_type          = "password"
   management_mode      = "automatic"
-  rotation_schedule_id = pam_rotation_schedule.h[count.index %% %[7]d].id
+  rotation_schedule_id = pam_rotation_schedule.h[count.index %% %[4]d].id
 }
-`, prefix, procRoles, procPolicies, procEligibilities, procSafes, procAccounts, procSchedules)
+`, prefix, procSafes, procAccounts, procSchedules)
 }
 
 // leads reports whether a replica's log says it leads: its last leader
