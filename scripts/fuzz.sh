@@ -23,6 +23,7 @@ fi
 
 want=" $* "
 failed=()
+deadline_races=()
 ran=0
 for t in "${targets[@]}"; do
   dir=${t% *}; name=${t#* }
@@ -36,7 +37,15 @@ for t in "${targets[@]}"; do
   execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$last")
   corpus=$(sed -nE 's/.*new interesting: ([0-9]+) \(total: ([0-9]+)\).*/\2 (\1 new)/p' <<<"$last")
   ran=$((ran + 1))
-  if [ "$status" -ne 0 ]; then
+  if [ "$status" -ne 0 ] && ! grep -q 'Failing input written to' "$log" &&
+    [ "$(grep -cE '^\s*--- FAIL' "$log")" -eq 1 ] && grep -qE '^\s*context deadline exceeded$' "$log"; then
+    # Go's fuzz coordinator (go1.26; golang/go#75804, fixed in go1.27) can
+    # report its own -fuzztime deadline as a failure when a worker is
+    # mid-input as time runs out, on a busy machine. Nothing was found:
+    # no input was written. A real finding always writes its input.
+    deadline_races+=("$name")
+    echo "fuzz: ok   $name ($dir) ${FUZZTIME}: ${execs:-?} execs, corpus ${corpus:-?}; the run ended on Go's fuzztime deadline race (golang/go#75804), no failing input"
+  elif [ "$status" -ne 0 ]; then
     failed+=("$name")
     echo "fuzz: FAIL $name ($dir)"; sed 's/^/  /' "$log"
   else
@@ -47,5 +56,5 @@ done
 if [ "$ran" -eq 0 ]; then
   echo "fuzz: no target matched: $*" >&2; exit 1
 fi
-echo "fuzz: $ran targets, ${#failed[@]} failed${failed[*]:+: ${failed[*]}}"
+echo "fuzz: $ran targets, ${#failed[@]} failed${failed[*]:+: ${failed[*]}}, ${#deadline_races[@]} ended on the deadline race"
 [ "${#failed[@]}" -eq 0 ]
