@@ -140,22 +140,9 @@ func (t *tx) GetDelivery(id string) (store.Delivery, error) {
 }
 
 func (t *tx) ListDeliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
-	rows, err := t.query(`SELECT `+deliveryCols+` FROM provisioning_deliveries
+	return queryAll(t, t.scanDelivery, `SELECT `+deliveryCols+` FROM provisioning_deliveries
 		WHERE ($1 = '' OR elevation_id = $1) AND ($2 = '' OR event_type = $2)
 		ORDER BY created_at, id`, f.ElevationID, string(f.EventType))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []store.Delivery{}
-	for rows.Next() {
-		d, err := t.scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) UpdateDelivery(d store.Delivery) error {

@@ -64,25 +64,8 @@ func (t *tx) GetActivationPolicyIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListActivationPolicies(f store.ActivationPolicyFilter) ([]api.ActivationPolicy, error) {
-	rows, err := t.query(`SELECT body FROM activation_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
+	return queryBodies[api.ActivationPolicy](t, "activation policy", `SELECT body FROM activation_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.ActivationPolicy{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		p, err := decodeBody[api.ActivationPolicy]("activation policy", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertActivationPolicy(p api.ActivationPolicy) error {
@@ -175,21 +158,8 @@ func (t *tx) ListEligibilities(f store.EligibilityFilter) ([]api.EligibleRoleAss
 		  OR ($11 = 1 AND (e.starts_at IS NULL OR e.starts_at <= $1) AND (e.ends_at IS NULL OR e.ends_at > $1))
 		  OR ($12 = 1 AND (e.starts_at IS NULL OR e.starts_at <= $1) AND e.ends_at IS NOT NULL AND e.ends_at <= $1))
 		ORDER BY e.id LIMIT $13`
-	rows, err := t.query(q, ts(f.Now), f.AfterID, f.PrincipalType, f.PrincipalID, f.RoleID, f.Scope, f.ScopePrefix,
+	return queryAll(t, t.scanEligibility, q, ts(f.Now), f.AfterID, f.PrincipalType, f.PrincipalID, f.RoleID, f.Scope, f.ScopePrefix,
 		f.ActivationPolicyID, all, flag(api.EligibilityScheduled), flag(api.EligibilityActive), flag(api.EligibilityExpired), max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.EligibleRoleAssignment{}
-	for rows.Next() {
-		e, err := t.scanEligibility(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func eligibilityBody(e api.EligibleRoleAssignment) (string, error) {
@@ -398,24 +368,7 @@ func (t *tx) ListElevations(f store.ElevationFilter) ([]api.Elevation, error) {
 }
 
 func (t *tx) queryElevations(q string, args ...any) ([]api.Elevation, error) {
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.Elevation{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		e, err := decodeBody[api.Elevation]("elevation", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, t.mapErr(rows.Err())
+	return queryBodies[api.Elevation](t, "elevation", q, args...)
 }
 
 func (t *tx) DueElevations(now time.Time, limit int) ([]api.Elevation, error) {

@@ -27,25 +27,8 @@ func (t *tx) GetRotationScheduleIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListRotationSchedules(f store.RotationScheduleFilter) ([]api.RotationSchedule, error) {
-	rows, err := t.query(`SELECT body FROM rotation_schedules WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
+	return queryBodies[api.RotationSchedule](t, "rotation schedule", `SELECT body FROM rotation_schedules WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.RotationSchedule{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		s, err := decodeBody[api.RotationSchedule]("rotation schedule", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertRotationSchedule(s api.RotationSchedule) error {
@@ -122,24 +105,7 @@ func (t *tx) UpdateOperation(op store.Operation) error {
 }
 
 func (t *tx) queryOperations(q string, args ...any) ([]store.Operation, error) {
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []store.Operation{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		op, err := decodeBody[store.Operation]("operation", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, op)
-	}
-	return out, t.mapErr(rows.Err())
+	return queryBodies[store.Operation](t, "operation", q, args...)
 }
 
 func (t *tx) OpenOperation(kind, targetType, targetID string) (store.Operation, error) {
@@ -216,20 +182,7 @@ func (t *tx) DeleteRotationAccount(accountID string) error {
 }
 
 func (t *tx) queryRotationAccounts(q string, args ...any) ([]store.RotationAccount, error) {
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []store.RotationAccount{}
-	for rows.Next() {
-		r, err := t.scanRotationAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, t.mapErr(rows.Err())
+	return queryAll(t, t.scanRotationAccount, q, args...)
 }
 
 func (t *tx) ListRotationAccounts() ([]store.RotationAccount, error) {

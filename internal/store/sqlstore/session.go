@@ -28,25 +28,8 @@ func (t *tx) GetSessionPolicyIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListSessionPolicies(f store.SessionPolicyFilter) ([]api.SessionPolicy, error) {
-	rows, err := t.query(`SELECT body FROM session_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
+	return queryBodies[api.SessionPolicy](t, "session policy", `SELECT body FROM session_policies WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.SessionPolicy{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		p, err := decodeBody[api.SessionPolicy]("session policy", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertSessionPolicy(p api.SessionPolicy) error {
@@ -290,23 +273,6 @@ func (t *tx) GetRecording(id string) (store.RecordingRecord, error) {
 }
 
 func (t *tx) ListRecordings(f store.RecordingFilter) ([]api.SessionRecording, error) {
-	rows, err := t.query(`SELECT body FROM session_recordings WHERE id > $1 AND ($2 = '' OR session_id = $2) ORDER BY id LIMIT $3`,
+	return queryBodies[api.SessionRecording](t, "session recording", `SELECT body FROM session_recordings WHERE id > $1 AND ($2 = '' OR session_id = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.SessionID, max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.SessionRecording{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		r, err := decodeBody[api.SessionRecording]("session recording", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, t.mapErr(rows.Err())
 }

@@ -34,25 +34,8 @@ func (t *tx) SSHKeyByFingerprint(fp string) (api.SSHKey, error) {
 }
 
 func (t *tx) ListSSHKeys(f store.SSHKeyFilter) ([]api.SSHKey, error) {
-	rows, err := t.query(`SELECT body FROM ssh_keys WHERE id > $1 AND ($2 = '' OR subject = $2) ORDER BY id LIMIT $3`,
+	return queryBodies[api.SSHKey](t, "ssh key", `SELECT body FROM ssh_keys WHERE id > $1 AND ($2 = '' OR subject = $2) ORDER BY id LIMIT $3`,
 		f.AfterID, f.Subject, max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.SSHKey{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		k, err := decodeBody[api.SSHKey]("ssh key", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) DeleteSSHKey(id string) error { return t.deleteByID("ssh_keys", id) }

@@ -162,20 +162,7 @@ func (t *tx) ListRoles(f store.RoleFilter) ([]api.Role, error) {
 	// static (no SQL assembled at run time) and portable.
 	q := `SELECT ` + roleCols + ` FROM roles WHERE id > $1 AND ($2 = '' OR name = $2) ORDER BY id LIMIT $3`
 	args := []any{f.AfterID, f.Name, max(f.Limit, 1)}
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.Role{}
-	for rows.Next() {
-		r, err := t.scanRole(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, t.mapErr(rows.Err())
+	return queryAll(t, t.scanRole, q, args...)
 }
 
 func (t *tx) InsertRole(r api.Role) error {
@@ -541,4 +528,35 @@ func (t *tx) GetSetting(key string) (string, error) {
 func (t *tx) PutSetting(key, value string) error {
 	_, err := t.exec(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
+}
+
+// queryAll runs q and returns every row as scan reads it.
+func queryAll[T any](t *tx, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, t.mapErr(err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, t.mapErr(rows.Err())
+}
+
+// queryBodies runs q, whose only column is an object's stored JSON body, and
+// decodes every row (what names the kind of object in errors).
+func queryBodies[T any](t *tx, what, q string, args ...any) ([]T, error) {
+	return queryAll(t, func(s scanner) (T, error) {
+		var body string
+		if err := s.Scan(&body); err != nil {
+			var zero T
+			return zero, t.mapErr(err)
+		}
+		return decodeBody[T](what, body)
+	}, q, args...)
 }

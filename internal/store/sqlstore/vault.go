@@ -49,21 +49,8 @@ func (t *tx) GetSafeIDByName(name string) (string, error) {
 }
 
 func (t *tx) ListSafes(f store.SafeFilter) ([]api.Safe, error) {
-	rows, err := t.query(`SELECT s.body, `+safeCountSQL+` FROM safes s WHERE s.id > $1 AND ($2 = '' OR s.name = $2) ORDER BY s.id LIMIT $3`,
+	return queryAll(t, t.scanSafe, `SELECT s.body, `+safeCountSQL+` FROM safes s WHERE s.id > $1 AND ($2 = '' OR s.name = $2) ORDER BY s.id LIMIT $3`,
 		f.AfterID, f.Name, max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.Safe{}
-	for rows.Next() {
-		s, err := t.scanSafe(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertSafe(s api.Safe) error {
@@ -144,22 +131,9 @@ func (t *tx) GetVaultAccountIDsByName(safeID, name string) ([]string, error) {
 }
 
 func (t *tx) ListVaultAccounts(f store.VaultAccountFilter) ([]api.VaultAccount, error) {
-	rows, err := t.query(`SELECT body, status FROM vault_accounts
+	return queryAll(t, t.scanAccount, `SELECT body, status FROM vault_accounts
 		WHERE id > $1 AND ($2 = '' OR safe_id = $2) AND ($3 = '' OR name = $3) AND ($4 = '' OR platform = $4)
 		ORDER BY id LIMIT $5`, f.AfterID, f.SafeID, f.Name, f.Platform, max(f.Limit, 1))
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.VaultAccount{}
-	for rows.Next() {
-		a, err := t.scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, t.mapErr(rows.Err())
 }
 
 func (t *tx) InsertVaultAccount(a api.VaultAccount) error {
@@ -241,20 +215,7 @@ func (t *tx) GetSecretVersion(accountID string, version int64) (store.SecretVers
 }
 
 func (t *tx) ListSecretVersions(accountID string) ([]store.SecretVersionRecord, error) {
-	rows, err := t.query(`SELECT `+secretCols+` FROM vault_secret_versions WHERE account_id = $1 ORDER BY version DESC`, accountID)
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []store.SecretVersionRecord{}
-	for rows.Next() {
-		r, err := t.scanSecret(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, t.mapErr(rows.Err())
+	return queryAll(t, t.scanSecret, `SELECT `+secretCols+` FROM vault_secret_versions WHERE account_id = $1 ORDER BY version DESC`, accountID)
 }
 
 // --- sealed values (master key rotation) ---
@@ -316,24 +277,7 @@ func checkoutBody(c api.Checkout) (string, error) {
 }
 
 func (t *tx) queryCheckouts(q string, args ...any) ([]api.Checkout, error) {
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, t.mapErr(err)
-	}
-	defer rows.Close()
-	out := []api.Checkout{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, t.mapErr(err)
-		}
-		c, err := decodeBody[api.Checkout]("checkout", body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, t.mapErr(rows.Err())
+	return queryBodies[api.Checkout](t, "checkout", q, args...)
 }
 
 func (t *tx) GetCheckout(id string) (api.Checkout, error) {
