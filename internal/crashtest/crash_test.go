@@ -174,7 +174,7 @@ func TestAccCrashSafety(t *testing.T) {
 
 		verify := p.verifyAudit(t)
 		p.Start(t)
-		w.check(ctx, t)
+		w.check(ctx, t, checker)
 
 		if applyRunning {
 			// The provider retries across the restart; the apply may still
@@ -210,7 +210,7 @@ func TestAccCrashSafety(t *testing.T) {
 	}
 	counts.stateChecked += checkStateOnServer(ctx, t, wd, checker)
 	findOrphans(ctx, t, wd, checker, prefix+"-tf-")
-	w.check(ctx, t)
+	w.check(ctx, t, checker)
 	p.Kill(t)
 	p.verifyAudit(t)
 

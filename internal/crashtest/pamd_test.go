@@ -34,7 +34,10 @@ func newPamd(t *testing.T, bin, dir string) *pamdProc {
 	db, token := filepath.Join(dir, "pamd.db"), "pamd_crash_"+randomHex(24)
 	return &pamdProc{
 		PamdProcess: acctest.NewPamdProcess(t, bin, filepath.Join(dir, "pamd.log"),
-			[]string{"--db", db, "--log-level", "debug"}, "PAMD_BOOTSTRAP_TOKEN="+token),
+			// One token drives the apply, the writers and the checks at
+			// well over the default per-token limit; this test is about
+			// durability, and the limiter has its own tests.
+			[]string{"--db", db, "--log-level", "debug", "--rate-limit", "0"}, "PAMD_BOOTSTRAP_TOKEN="+token),
 		db: db, token: token,
 	}
 }

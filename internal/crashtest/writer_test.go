@@ -194,8 +194,9 @@ func (w *writers) step(round, writer, op int, rng *rand.Rand) bool {
 // acknowledged version and content, or — if a later write was in doubt —
 // with exactly that later write applied (version+1, its content). Objects
 // whose create was in doubt are looked up by name. The writers' view is then
-// synchronised with pamd for the next round.
-func (w *writers) check(ctx context.Context, t *testing.T) {
+// synchronised with pamd for the next round. It reads through c, a retrying
+// client: a refused or dropped read is not a lost write.
+func (w *writers) check(ctx context.Context, t *testing.T, c *client.Client) {
 	t.Helper()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -204,7 +205,7 @@ func (w *writers) check(ctx context.Context, t *testing.T) {
 		ops := kinds[o.kind]
 		if o.id == "" {
 			// Create in doubt: absent or present once, with the sent content.
-			id, v, desc, err := ops.find(ctx, w.c, o.name)
+			id, v, desc, err := ops.find(ctx, c, o.name)
 			if errors.Is(err, client.ErrNotFound) {
 				continue
 			}
@@ -219,7 +220,7 @@ func (w *writers) check(ctx context.Context, t *testing.T) {
 			kept = append(kept, o)
 			continue
 		}
-		v, desc, err := ops.get(ctx, w.c, o.id)
+		v, desc, err := ops.get(ctx, c, o.id)
 		if err != nil {
 			t.Fatalf("%s %s (%s), acknowledged at version %d: %v", o.kind, o.name, o.id, o.version, err)
 		}
