@@ -100,7 +100,7 @@ func (s *Server) recoverApplied(w http.ResponseWriter, r *http.Request, rec stor
 	out.Done, out.Status, out.Header, out.Body = true, status, hb, got.body.String()
 	// A representation that must not be cached is answered, never stored.
 	if !strings.Contains(got.header.Get("Cache-Control"), "no-store") {
-		err := s.idem.Update(context.WithoutCancel(r.Context()), func(tx store.Tx) error {
+		err := store.UpdateUnsynced(context.WithoutCancel(r.Context()), s.idem, func(tx store.Tx) error {
 			cur, err := tx.GetIdempotency(rec.Subject, rec.Method, rec.Path, rec.Key)
 			if err != nil || cur.Done || cur.Fingerprint != rec.Fingerprint {
 				return err //nolint:nilerr // gone or answered meanwhile: keep that

@@ -178,6 +178,24 @@ func InstanceOf(s any) Instance {
 	return nil
 }
 
+// UpdateUnsynced runs fn like s.Update, but when the engine can, commits
+// without waiting for the commit to reach disk (SQLite: synchronous=NORMAL
+// for that one commit; PostgreSQL: synchronous_commit off). The commit is
+// visible at once and survives a crash of pamd; only a crash of the machine
+// (or of PostgreSQL) may lose it, and then it loses no durable commit made
+// after it, since both engines flush their log in order. It is for
+// bookkeeping whose loss a later durable commit or a restart repairs: the
+// idempotency reservation and outcome (see server/idempotency.go). Engines
+// without the method (and decorators) fall back to Update.
+func UpdateUnsynced(ctx context.Context, s Store, fn func(Tx) error) error {
+	if u, ok := s.(interface {
+		UpdateUnsynced(context.Context, func(Tx) error) error
+	}); ok {
+		return u.UpdateUnsynced(ctx, fn)
+	}
+	return s.Update(ctx, fn)
+}
+
 // NewInstanceID returns a random instance id (128 bits, hex).
 func NewInstanceID() string {
 	var b [16]byte

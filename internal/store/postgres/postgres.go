@@ -247,17 +247,41 @@ func (s *Store) Close() error {
 // The lock is released by COMMIT or ROLLBACK, including when the connection
 // dies.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.update(ctx, false, fn)
+}
+
+// UpdateUnsynced is Update with asynchronous commit
+// (store.UpdateUnsynced): SET LOCAL synchronous_commit, for this transaction
+// only. The commit is visible to every replica at once; PostgreSQL flushes
+// its WAL in order, so a later synchronous commit makes it durable too.
+func (s *Store) UpdateUnsynced(ctx context.Context, fn func(store.Tx) error) error {
+	return s.update(ctx, true, fn)
+}
+
+func (s *Store) update(ctx context.Context, unsynced bool, fn func(store.Tx) error) error {
 	return sqlstore.Run(ctx, dialect, s.stmts, func(ctx context.Context) (*sql.Tx, error) {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writerLockKey); err != nil {
+		return s.beginWrite(ctx, unsynced)
+	}, fn)
+}
+
+// beginWrite begins a write transaction holding the writer lock; unsynced
+// commits asynchronously.
+func (s *Store) beginWrite(ctx context.Context, unsynced bool) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if unsynced {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
 			_ = tx.Rollback()
 			return nil, err
 		}
-		return tx, nil
-	}, fn)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writerLockKey); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // View runs fn in a read-only REPEATABLE READ transaction: one snapshot for

@@ -61,3 +61,58 @@ func TestDurabilityPragmasInEffect(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateUnsyncedSyncLevel: an unsynced transaction commits at
+// synchronous=NORMAL, and the write connection is back at FULL afterwards,
+// also when the caller's context was cancelled, so that no ordinary write
+// ever commits without fsync.
+func TestUpdateUnsyncedSyncLevel(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "pamd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	level := func(q interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	},
+	) string {
+		t.Helper()
+		var got string
+		if err := q.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	writeConnLevel := func() string {
+		t.Helper()
+		c, err := s.write.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.Close() }()
+		return level(c)
+	}
+
+	for _, cancelFirst := range []bool{false, true} {
+		cctx, cancel := context.WithCancel(ctx)
+		tx, release, err := s.beginUnsynced(cctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := level(tx); got != "1" {
+			t.Errorf("inside the unsynced transaction: synchronous = %s, want 1 (NORMAL)", got)
+		}
+		if cancelFirst {
+			cancel()
+			_ = tx.Rollback()
+		} else if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		release()
+		cancel()
+		if got := writeConnLevel(); got != "2" {
+			t.Errorf("after an unsynced transaction (cancelled: %v): write connection synchronous = %s, want 2 (FULL)", cancelFirst, got)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -102,6 +103,47 @@ func (s *Store) Close() error {
 // Update runs fn in a BEGIN IMMEDIATE transaction.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return s.run(ctx, s.write, s.writeStmts, false, fn)
+}
+
+// UpdateUnsynced is Update with a commit that does not wait for fsync
+// (store.UpdateUnsynced): the write connection is switched to
+// synchronous=NORMAL for this one transaction. SQLite refuses to change the
+// setting inside a transaction, so it is set before BEGIN and restored after
+// the commit, on a connection held throughout, so that no other writer ever
+// commits at NORMAL. A connection whose setting could not be restored is
+// discarded (the pool opens a new one with the DSN's FULL).
+//
+// In WAL mode a NORMAL commit is appended to the log without a sync; the next
+// FULL commit syncs the log up to itself, this one included.
+func (s *Store) UpdateUnsynced(ctx context.Context, fn func(store.Tx) error) error {
+	return sqlstore.RunOn(ctx, dialect, s.writeStmts, s.beginUnsynced, fn)
+}
+
+// beginUnsynced takes the write connection, sets it to NORMAL and begins on
+// it; release restores FULL and gives the connection back.
+func (s *Store) beginUnsynced(ctx context.Context) (*sql.Tx, func(), error) {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func() {
+		// Not the request's context: a cancelled request must still leave
+		// the connection at FULL (or discard it).
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+		release()
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return tx, release, nil
 }
 
 // View runs fn in a read-only transaction.

@@ -52,8 +52,20 @@ func (d *Dialect) MapErr(err error) error {
 // stmts, when not nil, is the prepared statement cache of the pool begin
 // opens its transactions on: fn's statements run prepared from it, and those
 // it did not hold yet are prepared once the transaction has ended.
-func Run(ctx context.Context, d *Dialect, stmts *Stmts, begin func(context.Context) (*sql.Tx, error), fn func(store.Tx) error) (err error) {
-	sqlTx, err := begin(ctx)
+func Run(ctx context.Context, d *Dialect, stmts *Stmts, begin func(context.Context) (*sql.Tx, error), fn func(store.Tx) error) error {
+	return RunOn(ctx, d, stmts, func(ctx context.Context) (*sql.Tx, func(), error) {
+		t, err := begin(ctx)
+		return t, nil, err
+	}, fn)
+}
+
+// RunOn is Run for a transaction on a connection that begin takes out of
+// the pool itself (a *sql.Conn, to run statements before and after the
+// transaction on it): release, when begin returns one, is called once the
+// transaction has ended and must give the connection back, before Run
+// prepares statements on the pool (which, for a pool of one, waits for it).
+func RunOn(ctx context.Context, d *Dialect, stmts *Stmts, begin func(context.Context) (tx *sql.Tx, release func(), err error), fn func(store.Tx) error) (err error) {
+	sqlTx, release, err := begin(ctx)
 	if err != nil {
 		return d.MapErr(err)
 	}
@@ -61,10 +73,16 @@ func Run(ctx context.Context, d *Dialect, stmts *Stmts, begin func(context.Conte
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()
+			if release != nil {
+				release()
+			}
 			panic(p)
 		}
 		if err != nil {
 			_ = sqlTx.Rollback()
+		}
+		if release != nil {
+			release()
 		}
 		// After the commit or rollback: the connection is back in the pool.
 		if len(t.unprepared) > 0 {

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	t.Run("IdempotencyApplied", func(t *testing.T) { testIdempotencyApplied(t, newStore(t)) })
 	t.Run("IdempotencyOwner", func(t *testing.T) { testIdempotencyOwner(t, newStore(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, newStore(t)) })
+	t.Run("UpdateUnsynced", func(t *testing.T) { testUpdateUnsynced(t, newStore(t)) })
 	runMFA(t, newStore)
 	runPIM(t, newStore)
 	runOutbox(t, newStore)
@@ -622,6 +623,80 @@ func testSettings(t *testing.T, s store.Store) {
 		v, err := tx.GetSetting("k")
 		if err != nil || v != "two" {
 			t.Errorf("setting = %q, %v", v, err)
+		}
+		return nil
+	})
+}
+
+// testUpdateUnsynced: an unsynced update commits and rolls back like Update,
+// interleaves with ordinary writers, and leaves the store usable after a
+// failed, cancelled or panicking fn (the SQLite engine holds its only write
+// connection for the whole call and must always give it back).
+func testUpdateUnsynced(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	if err := store.UpdateUnsynced(ctx, s, func(tx store.Tx) error { return tx.PutSetting("u", "kept") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.UpdateUnsynced(ctx, s, func(tx store.Tx) error {
+		if err := tx.PutSetting("u", "dropped"); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failed fn: %v, want boom", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	if err := store.UpdateUnsynced(cctx, s, func(tx store.Tx) error {
+		cancel()
+		return tx.PutSetting("u", "cancelled")
+	}); err == nil {
+		t.Error("an update whose context was cancelled before commit succeeded")
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != "panic in fn" {
+				t.Errorf("recovered %v, want the fn's panic", p)
+			}
+		}()
+		_ = store.UpdateUnsynced(ctx, s, func(tx store.Tx) error {
+			_ = tx.PutSetting("u", "panicked")
+			panic("panic in fn")
+		})
+	}()
+	// Ordinary and unsynced writers interleave; none waits forever for the
+	// connection (a deadline makes a leaked connection fail, not hang).
+	dctx, done := context.WithTimeout(ctx, 30*time.Second)
+	defer done()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			put := func(tx store.Tx) error { return tx.PutSetting(fmt.Sprintf("k%d", i), "v") }
+			if i%2 == 0 {
+				errs <- store.UpdateUnsynced(dctx, s, put)
+			} else {
+				errs <- s.Update(dctx, put)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	view(t, s, func(tx store.Tx) error {
+		if v, err := tx.GetSetting("u"); err != nil || v != "kept" {
+			t.Errorf("setting u = %q, %v; want the committed value, not a rolled-back one", v, err)
+		}
+		for i := range 40 {
+			if _, err := tx.GetSetting(fmt.Sprintf("k%d", i)); err != nil {
+				t.Errorf("setting k%d: %v", i, err)
+			}
 		}
 		return nil
 	})
