@@ -478,6 +478,9 @@ func (d *Daemon) IsLeader() bool { return d.leader.Load() }
 // elevations changed plus how many deliveries were attempted. Tests pair it
 // with a clock.Fake and WorkerInterval < 0 for deterministic runs.
 func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
+	if err := d.purgeExpiredStepUpTokens(ctx); err != nil {
+		return 0, err
+	}
 	n, err := d.pim.RunDue(ctx, d.cfg.WorkerBatch)
 	if err != nil {
 		return n, err
@@ -496,6 +499,26 @@ func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
 	}
 	res, err := d.hooks.RunOnce(ctx, d.cfg.Clock.Now())
 	return n + res.Delivered + res.Retried + res.Failed, err
+}
+
+// purgeExpiredStepUpTokens deletes the step-up tokens that have expired:
+// one is minted at every MFA step-up, so without this the token table would
+// grow with every elevation that needed MFA. Housekeeping, not audited: the
+// step-up and its expiry time were audited when it was minted, and an
+// expired token authenticates nothing.
+func (d *Daemon) purgeExpiredStepUpTokens(ctx context.Context) error {
+	var n int64
+	err := d.store.Update(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.PurgeExpiredStepUpTokens(d.cfg.Clock.Now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("purge expired step-up tokens: %w", err)
+	}
+	if n > 0 {
+		d.cfg.Logger.Debug("expired step-up tokens purged", "tokens", n)
+	}
+	return nil
 }
 
 // releaseAbandonedIdempotency frees the Idempotency-Key reservations that a

@@ -469,3 +469,42 @@ func TestMFAConcurrentStepUpSpendsCodeOnce(t *testing.T) {
 		t.Fatalf("%d step-ups succeeded and %d were refused, want 1 and %d", ok, refused, n-1)
 	}
 }
+
+// TestMFAExpiredStepUpTokensPurged: the worker pass deletes step-up tokens
+// once expired (one is minted per step-up), and nothing else: a step-up
+// token still valid and the token it was minted from stay.
+func TestMFAExpiredStepUpTokensPurged(t *testing.T) {
+	f := startMFA(t)
+	tok, rec, err := daemon.CreateToken(context.Background(), f.d.Store(), f.clock, daemon.TokenRequest{Subject: "user:carol",
+		ServerRoles: []string{api.ServerRoleRequester}, IssuedBy: api.AuditActor{Type: "system", ID: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.leak(tok)
+	secret := f.enrol(tok)
+	first := f.mustStepUp(tok, secret, 300) // the clock moves 30 s after each
+	second := f.mustStepUp(tok, secret, 300)
+	if !first.ExpiresAt.Before(second.ExpiresAt) {
+		t.Fatalf("step-up expiries %s, %s: want the first earlier", first.ExpiresAt, second.ExpiresAt)
+	}
+	f.clock.Set(first.ExpiresAt.Add(time.Second))
+	if _, err := f.d.RunWorkerOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err = f.d.Store().View(context.Background(), func(tx store.Tx) error {
+		if _, err := tx.TokenByID(first.TokenID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired step-up token after the worker pass: %v, want not found", err)
+		}
+		for _, id := range []string{second.TokenID, rec.ID} {
+			if _, err := tx.TokenByID(id); err != nil {
+				t.Errorf("token %s was purged: %v", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.do(http.MethodGet, api.PathRoles, second.Token, nil).want(t, 200)
+	f.assertNoLeaks()
+}

@@ -122,6 +122,11 @@ type TokenTx interface {
 	// DeleteToken removes a token record, which revokes the token at once;
 	// ErrNotFound when there is none with that id.
 	DeleteToken(id string) error
+	// PurgeExpiredStepUpTokens deletes step-up tokens (those with a parent)
+	// that expired before now, and returns how many. They are minted on
+	// every MFA step-up and useless once expired; tokens an operator
+	// created stay listed after expiry until they are revoked.
+	PurgeExpiredStepUpTokens(now time.Time) (int64, error)
 }
 
 // IdempotencyRecord is a reserved or completed idempotent request.

@@ -391,6 +391,15 @@ func (t *tx) ListTokens() ([]auth.Token, error) {
 	return out, t.mapErr(rows.Err())
 }
 
+func (t *tx) PurgeExpiredStepUpTokens(now time.Time) (int64, error) {
+	res, err := t.exec(`DELETE FROM tokens WHERE parent_id IS NOT NULL AND expires_at IS NOT NULL AND expires_at < $1`, ts(now))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return n, t.mapErr(err)
+}
+
 func (t *tx) DeleteToken(id string) error {
 	res, err := t.exec(`DELETE FROM tokens WHERE id = $1`, id)
 	if err != nil {

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewFunc) {
 	t.Run("RollbackDropsAudit", func(t *testing.T) { testRollback(t, newStore(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
+	t.Run("PurgeExpiredStepUpTokens", func(t *testing.T) { testPurgeStepUpTokens(t, newStore(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)) })
 	t.Run("IdempotencyApplied", func(t *testing.T) { testIdempotencyApplied(t, newStore(t)) })
 	t.Run("IdempotencyOwner", func(t *testing.T) { testIdempotencyOwner(t, newStore(t)) })
@@ -696,6 +697,41 @@ func testUpdateUnsynced(t *testing.T, s store.Store) {
 		for i := range 40 {
 			if _, err := tx.GetSetting(fmt.Sprintf("k%d", i)); err != nil {
 				t.Errorf("setting k%d: %v", i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// testPurgeStepUpTokens: only step-up tokens past their expiry go; an
+// operator's expired token and a step-up token still valid stay.
+func testPurgeStepUpTokens(t *testing.T, s store.Store) {
+	now := t0.Add(2 * time.Hour)
+	past, future := now.Add(-time.Second), now.Add(time.Hour)
+	tok := func(name, parent string, exp *time.Time) auth.Token {
+		return auth.Token{ID: ids.New(api.PrefixToken, t0), Hash: auth.HashToken(name), Subject: "user:alice", CreatedAt: t0, ExpiresAt: exp, ParentID: parent}
+	}
+	parent := tok("parent", "", &past) // an operator's token, expired
+	expired, valid, atNow := tok("expired-step-up", parent.ID, &past), tok("valid-step-up", parent.ID, &future), tok("step-up-at-now", parent.ID, &now)
+	for _, tk := range []auth.Token{parent, expired, valid, atNow} {
+		if err := update(t, s, func(tx store.Tx) error { return tx.InsertToken(tk) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int64
+	if err := update(t, s, func(tx store.Tx) (err error) { n, err = tx.PurgeExpiredStepUpTokens(now); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("purged %d tokens, want 1", n)
+	}
+	view(t, s, func(tx store.Tx) error {
+		if _, err := tx.TokenByID(expired.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired step-up token still stored: %v", err)
+		}
+		for _, kept := range []auth.Token{parent, valid, atNow} {
+			if _, err := tx.TokenByID(kept.ID); err != nil {
+				t.Errorf("token %s was purged: %v", kept.Hash[:8], err)
 			}
 		}
 		return nil
