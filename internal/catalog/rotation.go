@@ -432,6 +432,13 @@ func (r *Rotation) RunRotationSchedule(ctx context.Context, c Caller, id string)
 		if err := tx.UpdateRotationSchedule(s, s.Version); err != nil {
 			return err
 		}
+		// The operation first, as a rotation of one account records it: the
+		// request's answer is this operation, and a retry whose response was
+		// lost is answered from the first object the request audited
+		// (idemstore).
+		if err := r.recordAny(tx, &c, "operation.created", rotOperationKind, parent.ID, nil, opAudit(parent), 0, 0); err != nil {
+			return err
+		}
 		return r.recordAny(tx, &c, "rotation_schedule.run", rotScheduleKind, id, nil, opAudit(parent), s.Version, s.Version)
 	})
 	if deny {

@@ -399,3 +399,43 @@ func TestIdempotencyAppliedObjectGone(t *testing.T) {
 		t.Fatalf("the retry created the role again: %v", ids)
 	}
 }
+
+// A rotation schedule run answers with an operation, and audits that
+// operation first: a run whose response was lost is answered from the
+// operation (202, Location, same id) and never queued twice.
+func TestIdempotencyCrashAfterCommitScheduleRun(t *testing.T) {
+	e := startCrash(t)
+	c := e.do(http.MethodPost, api.PathRotationSchedules, `{"name":"crash-run","cron":"@daily"}`)
+	if c.status != http.StatusCreated {
+		t.Fatalf("create schedule: %d %s", c.status, c.body)
+	}
+	var sched api.RotationSchedule
+	c.json(t, &sched)
+	path := api.PathRotationSchedules + "/" + sched.ID + "/" + api.ActionRun
+	e.fs.set(&e.fs.failOutcome, true)
+	first := e.do(http.MethodPost, path, "", "Idempotency-Key", "r1")
+	e.fs.set(&e.fs.failOutcome, false)
+	if first.status != http.StatusAccepted {
+		t.Fatalf("first run: %d %s", first.status, first.body)
+	}
+	var op api.Operation
+	first.json(t, &op)
+	if rec := e.record(http.MethodPost, path, "r1"); rec.Done || rec.AppliedTargetType != "operation" || rec.AppliedTargetID != op.ID {
+		t.Fatalf("after the crash the reservation should be applied to operation %s and not done: %+v", op.ID, rec)
+	}
+	retry := e.do(http.MethodPost, path, "", "Idempotency-Key", "r1")
+	if retry.status != http.StatusAccepted || !replayed(retry) {
+		t.Fatalf("retry: %d replayed=%v %s", retry.status, replayed(retry), retry.body)
+	}
+	var got api.Operation
+	retry.json(t, &got)
+	if got.ID != op.ID || got.Kind != api.OperationKindRotationScheduleRun || retry.header.Get("Location") != api.PathOperations+"/"+op.ID {
+		t.Fatalf("retry answered operation %s (%s) with Location %q; want %s", got.ID, got.Kind, retry.header.Get("Location"), op.ID)
+	}
+	if n := e.audits("rotation_schedule.run", sched.ID); n != 1 {
+		t.Fatalf("%d rotation_schedule.run events, want 1", n)
+	}
+	if n := e.audits("operation.created", op.ID); n != 1 {
+		t.Fatalf("%d operation.created events for the run, want 1", n)
+	}
+}

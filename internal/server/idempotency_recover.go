@@ -69,8 +69,8 @@ func (s *Server) recoverApplied(w http.ResponseWriter, r *http.Request, rec stor
 	if orig != nil && (orig.DefaultStatus == http.StatusCreated || orig.DefaultStatus == http.StatusAccepted) {
 		status = orig.DefaultStatus
 	}
-	// The object must be what the original answers with (e.g. a rotation
-	// run audits its schedule but answers with an operation).
+	// The object must be what the original answers with: an endpoint whose
+	// first audited object is not its answer cannot be recovered this way.
 	if orig == nil || get == nil || responseSchema(orig, status) == "" || responseSchema(orig, status) != responseSchema(get, http.StatusOK) {
 		lost("the object's representation is not what this endpoint answers with")
 		return
