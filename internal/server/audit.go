@@ -97,11 +97,6 @@ func (s *Server) registerAudit() {
 	register(s, huma.Operation{
 		OperationID: "get-audit-event", Method: http.MethodGet, Path: api.PathAuditEvents + "/{id}", Summary: "Read an audit event", Tags: tags,
 	}, func(ctx context.Context, in *auditIDInput) (*auditOutput, error) {
-		// Authorised first: a caller who may not read the log must not
-		// learn which event ids exist from 404 against 403 either.
-		if err := s.mayReadAudit(ctx, http.MethodGet, api.PathAuditEvents+"/"+in.ID, "audit_event.read", in.ID); err != nil {
-			return nil, err
-		}
 		var ev api.AuditEvent
 		err := s.store.View(ctx, func(tx store.Tx) (err error) {
 			ev, err = tx.GetAuditEvent(in.ID)
@@ -111,6 +106,9 @@ func (s *Server) registerAudit() {
 			return nil, api.NewProblem(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("audit event %q does not exist", in.ID))
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := s.mayReadAudit(ctx, http.MethodGet, api.PathAuditEvents+"/"+in.ID, "audit_event.read", in.ID); err != nil {
 			return nil, err
 		}
 		return &auditOutput{Body: ev}, nil
