@@ -14,6 +14,7 @@ package idemstore
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
@@ -116,9 +117,19 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return err
 }
 
-// markApplied writes the applied target into the reservation. A record
-// already applied (by an earlier holder of the key) keeps its target, and a
-// Done record is left alone: its response is the answer.
+// ErrTakenOver refuses the mutation of a request whose reservation another
+// pamd instance has taken over, believing this one dead (a replica whose
+// liveness lock connection dropped while the request ran). The other
+// instance runs the request; this attempt must change nothing, and its
+// client, retrying, gets the other's answer.
+var ErrTakenOver = api.NewProblem(http.StatusConflict, api.CodeIdempotencyInProgress,
+	"a request with this idempotency key is being processed by another pamd instance; retry shortly")
+
+// markApplied writes the applied target into the reservation, unless another
+// instance took the reservation over meanwhile (ErrTakenOver: the
+// transaction rolls back). A record already applied (by an earlier holder of
+// the key) keeps its target, and a Done record is left alone: its response
+// is the answer.
 func markApplied(tx store.Tx, res store.IdempotencyRecord, typ, id string) error {
 	rec, err := tx.GetIdempotency(res.Subject, res.Method, res.Path, res.Key)
 	switch {
@@ -126,6 +137,10 @@ func markApplied(tx store.Tx, res store.IdempotencyRecord, typ, id string) error
 		rec = res
 	case err != nil:
 		return err
+	case rec.Owner != res.Owner:
+		// Checked before Done and applied: the taker may even have
+		// finished, and this attempt would then be a second execution.
+		return ErrTakenOver
 	case rec.Done || rec.Applied():
 		return nil
 	}

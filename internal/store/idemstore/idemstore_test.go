@@ -132,3 +132,51 @@ func TestMarksOnlyTheFirstAuditedMutation(t *testing.T) {
 		t.Fatalf("a context without a reservation marked a record: %+v", got)
 	}
 }
+
+// A reservation taken over by another instance (which believed this one
+// dead) refuses this instance's mutation, whether the taker is still running
+// the request or has finished it: the transaction rolls back, so the request
+// is never executed twice.
+func TestTakenOverReservationRefusesTheMutation(t *testing.T) {
+	raw := testdb.Open(t)
+	s := idemstore.Wrap(raw)
+	now := time.Now().UTC().Truncate(time.Second) // comparable after a round trip through either engine
+	mine := store.IdempotencyRecord{Subject: "user:alice", Method: "POST", Path: "/v1/roles", Key: "k", Fingerprint: "f",
+		Header: "{}", LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour), Owner: "instance-a"}
+	for _, c := range []struct {
+		name  string
+		taken func(store.IdempotencyRecord) store.IdempotencyRecord
+	}{
+		{"running elsewhere", func(r store.IdempotencyRecord) store.IdempotencyRecord { r.Owner = "instance-b"; return r }},
+		{"finished elsewhere", func(r store.IdempotencyRecord) store.IdempotencyRecord {
+			r.Owner, r.Done, r.Status, r.Body = "instance-b", true, 201, "{}"
+			r.AppliedTargetType, r.AppliedTargetID = "role", "role_b"
+			return r
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			taken := c.taken(mine)
+			if err := raw.Update(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(taken) }); err != nil {
+				t.Fatal(err)
+			}
+			ctx := idemstore.WithReservation(context.Background(), &idemstore.Reservation{Record: mine, RequestID: "req_1"})
+			err := s.Update(ctx, func(tx store.Tx) error { return tx.AppendAudit(mutation(t, "role", "role_a")) })
+			var p *api.Problem
+			if !errors.Is(err, idemstore.ErrTakenOver) || !errors.As(err, &p) || p.Status != 409 || p.Code != api.CodeIdempotencyInProgress {
+				t.Fatalf("mutation under a taken-over reservation: %v, want 409 %s", err, api.CodeIdempotencyInProgress)
+			}
+			if got := get(t, raw, mine); got != taken {
+				t.Fatalf("record changed: %+v, want the taker's %+v", got, taken)
+			}
+			if err := raw.View(context.Background(), func(tx store.Tx) error {
+				evs, err := tx.ListAudit(store.AuditFilter{ChainID: audit.DefaultChain, TargetID: "role_a", Limit: 10})
+				if err == nil && len(evs) != 0 {
+					t.Errorf("the refused mutation committed %d audit events", len(evs))
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
