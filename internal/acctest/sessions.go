@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/ids"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 )
@@ -34,9 +35,12 @@ func SeedSession(t *testing.T, s api.Session) api.Session {
 	if s.Protocol == "" {
 		s.Protocol = api.SessionProtocolSSH
 	}
+	// Owned by the running pamd, as the gateway's would be: its worker sweeps
+	// sessions whose owner is gone.
+	owner := catalog.SessionOwner(server.Store())
 	var stored api.Session
 	err := server.Store().Update(context.Background(), func(tx store.Tx) error {
-		if err := tx.CreateSession(s); err != nil {
+		if err := tx.CreateSession(s, owner); err != nil {
 			return err
 		}
 		for _, h := range s.CommandFilterHits {

@@ -250,12 +250,16 @@ const (
 	SessionEndClientClosed         = "client_closed"
 	SessionEndRecordingUnavailable = "recording_unavailable"
 	SessionEndUpstreamError        = "upstream_error"
+	// SessionEndGatewayLost: the pamd process whose gateway brokered the
+	// session died (crash, SIGKILL, power loss) and a later sweep ended it.
+	SessionEndGatewayLost = "gateway_lost"
 )
 
 // SessionEndReasons lists every end reason.
 var SessionEndReasons = []string{
 	SessionEndExpired, SessionEndIdleTimeout, SessionEndTerminatedByAdmin, SessionEndPolicyViolation,
 	SessionEndAuthorizationEnded, SessionEndClientClosed, SessionEndRecordingUnavailable, SessionEndUpstreamError,
+	SessionEndGatewayLost,
 }
 
 // CommandFilterHit is one command that matched a filter rule (or the default
@@ -319,7 +323,9 @@ type SessionTerminateRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Recording states.
+// Recording states. recording: in progress (the body is in the gateway's
+// memory until the session ends); available: sealed and stored;
+// unavailable: there is no body, e.g. the gateway died before sealing it.
 const (
 	RecordingRecording   = "recording"
 	RecordingAvailable   = "available"

@@ -17,6 +17,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/keys"
 	"github.com/accessplane/terraform-provider-pam/internal/session"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/store/idemstore"
 )
 
 // Kinds of session objects, for problems and audit targets.
@@ -484,9 +485,22 @@ func (SessionPolicySource) GetSessionPolicy(tx store.Tx, id string) (api.Session
 	return tx.GetSessionPolicy(id)
 }
 
-// CreateSession stores a new session.
+// CreateSession stores a new session, owned by this process (SessionOwner).
 func (s *Sessions) CreateSession(ctx context.Context, sess api.Session) error {
-	return s.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateSession(sess) })
+	owner := SessionOwner(s.Store)
+	return s.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateSession(sess, owner) })
+}
+
+// SessionOwner is the owner to record on a session this process brokers:
+// the instance id of st's engine (under any idempotency decorator), so that
+// SweepSessions can tell once the process is gone. "" when the engine has no
+// instance or cannot vouch for it now; such sessions are only swept where
+// one process owns the store (SQLite).
+func SessionOwner(st store.Store) string {
+	if in := store.InstanceOf(idemstore.Unwrap(st)); in != nil {
+		return in.ID()
+	}
+	return ""
 }
 
 // UpdateSession writes the gateway's view of a session (state, last

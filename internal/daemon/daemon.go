@@ -331,6 +331,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 	d.sess = &catalog.Sessions{Store: served, Clock: d.cfg.Clock, Keyring: d.cfg.Keyring, Logger: d.cfg.Logger}
 	d.sess.SetTerminator(d.cfg.Terminator)
+	if err := d.sweepSessionsAtStart(ctx); err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Store: served, Clock: d.cfg.Clock, Logger: d.cfg.Logger, Version: d.cfg.Version, PageTokenKey: key,
 		Provisioner: d.cfg.Provisioner, Keyring: d.cfg.Keyring, Rotator: d.cfg.Rotator, Rotation: d.rot, Sessions: d.sess,
@@ -476,12 +479,15 @@ func (d *Daemon) IsLeader() bool { return d.leader.Load() }
 // audit events; then every provisioning webhook delivery due is attempted
 // once (and its outcome applied to the elevation). It returns how many
 // elevations changed plus how many deliveries were attempted. Tests pair it
-// with a clock.Fake and WorkerInterval < 0 for deterministic runs.
+// with a clock.Fake and WorkerInterval < 0 for deterministic runs. Sessions
+// left by dead pamd processes are ended first (SweepSessions, counted too).
 func (d *Daemon) RunWorkerOnce(ctx context.Context) (int, error) {
 	if err := d.purgeExpiredStepUpTokens(ctx); err != nil {
 		return 0, err
 	}
+	swept := d.sweepSessions(ctx)
 	n, err := d.pim.RunDue(ctx, d.cfg.WorkerBatch)
+	n += swept
 	if err != nil {
 		return n, err
 	}
@@ -517,6 +523,34 @@ func (d *Daemon) purgeExpiredStepUpTokens(ctx context.Context) error {
 	}
 	if n > 0 {
 		d.cfg.Logger.Debug("expired step-up tokens purged", "tokens", n)
+	}
+	return nil
+}
+
+// sweepSessions ends the sessions whose pamd process is gone
+// (catalog.Sessions.SweepSessions): on PostgreSQL the leader thereby ends a
+// dead replica's sessions. A failure is only logged: it must not hold up
+// elevation expiry and the rest of the pass, and the next pass retries.
+func (d *Daemon) sweepSessions(ctx context.Context) int {
+	n, err := d.sess.SweepSessions(ctx, store.InstanceOf(d.store))
+	if err != nil && ctx.Err() == nil {
+		d.cfg.Logger.Error("sessions: sweep of sessions left by a dead pamd failed; the next worker pass retries", "error", err.Error())
+	}
+	return n
+}
+
+// sweepSessionsAtStart ends, before anything is served, the sessions a
+// previous pamd left when it died: with SQLite one process owns the file, so
+// every session not yet terminated is such a leftover (those written before
+// sessions had owners included), and GET /v1/sessions must not list them as
+// live. With replicas (PostgreSQL) the leader's worker sweeps instead, as
+// only it should; a failure here fails the start like any store error.
+func (d *Daemon) sweepSessionsAtStart(ctx context.Context) error {
+	if d.elect != nil {
+		return nil
+	}
+	if _, err := d.sess.SweepSessions(ctx, store.InstanceOf(d.store)); err != nil {
+		return fmt.Errorf("end the sessions of a previous pamd: %w", err)
 	}
 	return nil
 }

@@ -12,9 +12,11 @@ import (
 // StoreSessions is the SessionStore of a pamd store.
 type StoreSessions struct{ Store store.Store }
 
-// CreateSession inserts the session.
+// CreateSession inserts the session, owned by this process
+// (catalog.SessionOwner) so that a sweep ends it if the process dies.
 func (s StoreSessions) CreateSession(ctx context.Context, se api.Session) error {
-	return s.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateSession(se) })
+	owner := catalog.SessionOwner(s.Store)
+	return s.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateSession(se, owner) })
 }
 
 // UpdateSession merges the gateway's view into the stored session in one

@@ -28,7 +28,9 @@ type SessionTx interface {
 
 	// CreateSession inserts a session (ErrConflict on a duplicate id). Its
 	// CommandFilterHits are ignored: hits are appended with AppendFilterHit.
-	CreateSession(s api.Session) error
+	// owner is the instance id (Instance.ID) of the pamd process whose
+	// gateway brokers it; "" (unknown) is stored as NULL.
+	CreateSession(s api.Session, owner string) error
 	// GetSession returns a session with its filter hits, oldest first.
 	GetSession(id string) (api.Session, error)
 	// UpdateSession overwrites the mutable fields of the session with the
@@ -44,6 +46,11 @@ type SessionTx interface {
 	// ListSessions returns sessions ordered by id (start order), after
 	// AfterID, with their hits.
 	ListSessions(f SessionFilter) ([]api.Session, error)
+	// ListSessionOwners returns the distinct owners of the sessions not yet
+	// terminated (pending, active or terminating), sorted; "" stands for
+	// sessions with no owner. The sweep of sessions left by dead processes
+	// asks Instance.Alive about each.
+	ListSessionOwners() ([]string, error)
 	// CountActiveSessions counts the principal's sessions in state pending,
 	// active or terminating.
 	CountActiveSessions(principal api.Actor) (int, error)
@@ -72,8 +79,11 @@ type SessionFilter struct {
 	SessionPolicyID string
 	// StartedAfter keeps sessions started strictly after it (zero: no bound).
 	StartedAfter time.Time
-	AfterID      string
-	Limit        int
+	// Owners keeps sessions whose owner (CreateSession) is one of these; ""
+	// matches sessions with no owner. nil does not filter.
+	Owners  []string
+	AfterID string
+	Limit   int
 }
 
 // RecordingRecord is a recording with its body. Sealed is the internal/keys

@@ -163,14 +163,17 @@ func (r IdempotencyRecord) Applied() bool {
 // Instance is the running pamd process as its store engine sees it: an id
 // chosen at random for each start, and whether the process that recorded
 // some id is still alive. The idempotency middleware uses it to take over,
-// at once, a reservation whose holder died before its write committed.
+// at once, a reservation whose holder died before its write committed; the
+// session sweep (catalog.Sessions.SweepSessions), to end the SSH sessions of
+// a process that died.
 type Instance interface {
 	// ID is this process's instance id; '' when the engine cannot
 	// currently vouch for it (others then treat its reservations as held).
 	ID() string
 	// Alive reports whether the process with instance id owner may still be
 	// running. An error, or any doubt, must not report false: a live
-	// holder's reservation would be taken over and its request run twice.
+	// holder's reservation would be taken over and its request run twice,
+	// and a live gateway's sessions ended under it.
 	Alive(ctx context.Context, owner string) (bool, error)
 }
 

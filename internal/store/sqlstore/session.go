@@ -67,14 +67,14 @@ func sessionBody(s api.Session) (string, error) {
 	return string(b), nil
 }
 
-func (t *tx) CreateSession(s api.Session) error {
+func (t *tx) CreateSession(s api.Session, owner string) error {
 	body, err := sessionBody(s)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO sessions (id, state, principal_type, principal_id, vault_account_id, session_policy_id, started_at, body)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-		s.ID, s.State, s.Principal.Type, s.Principal.ID, s.VaultAccountID, s.SessionPolicyID, ts(s.StartedAt), body)
+	_, err = t.exec(`INSERT INTO sessions (id, state, principal_type, principal_id, vault_account_id, session_policy_id, started_at, body, owner)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,NULLIF($9, ''))`,
+		s.ID, s.State, s.Principal.Type, s.Principal.ID, s.VaultAccountID, s.SessionPolicyID, ts(s.StartedAt), body, owner)
 	return err
 }
 
@@ -177,12 +177,18 @@ func (t *tx) ListSessions(f store.SessionFilter) ([]api.Session, error) {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if len(f.States) > 0 {
-		ph := make([]string, len(f.States))
-		for i, s := range f.States {
-			ph[i] = arg(s)
+	in := func(vals []string) string {
+		ph := make([]string, len(vals))
+		for i, v := range vals {
+			ph[i] = arg(v)
 		}
-		q.WriteString(` AND state IN (` + strings.Join(ph, ",") + `)`)
+		return ` IN (` + strings.Join(ph, ",") + `)`
+	}
+	if len(f.States) > 0 {
+		q.WriteString(` AND state` + in(f.States))
+	}
+	if len(f.Owners) > 0 {
+		q.WriteString(` AND COALESCE(owner, '')` + in(f.Owners))
 	}
 	if f.PrincipalType != "" {
 		q.WriteString(` AND principal_type = ` + arg(f.PrincipalType))
@@ -238,6 +244,14 @@ func (t *tx) ListSessions(f store.SessionFilter) ([]api.Session, error) {
 		}
 	}
 	return out, nil
+}
+
+func (t *tx) ListSessionOwners() ([]string, error) {
+	return queryAll(t, func(s scanner) (string, error) {
+		var owner string
+		return owner, t.mapErr(s.Scan(&owner))
+	}, `SELECT DISTINCT COALESCE(owner, '') FROM sessions WHERE state IN ($1, $2, $3) ORDER BY 1`,
+		api.SessionPending, api.SessionActive, api.SessionTerminating)
 }
 
 func (t *tx) CountActiveSessions(principal api.Actor) (int, error) {

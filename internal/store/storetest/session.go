@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ func runSession(t *testing.T, newStore NewFunc) {
 	t.Run("SessionPolicies", func(t *testing.T) { testSessionPolicies(t, newStore(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
 	t.Run("SessionRecordings", func(t *testing.T) { testSessionRecordings(t, newStore(t)) })
+	t.Run("SessionOwners", func(t *testing.T) { testSessionOwners(t, newStore(t)) })
 }
 
 func newSessionPolicy(name string) api.SessionPolicy {
@@ -102,9 +104,9 @@ func testSessions(t *testing.T, s store.Store) {
 	s3.State = api.SessionPending
 	s3.CommandFilterHits = []api.CommandFilterHit{{At: t0, Command: "ignored", Action: "deny"}}
 	for _, x := range []api.Session{s1, s2, s3} {
-		mustUpdate(t, s, func(tx store.Tx) error { return tx.CreateSession(x) })
+		mustUpdate(t, s, func(tx store.Tx) error { return tx.CreateSession(x, "") })
 	}
-	if err := update(t, s, func(tx store.Tx) error { return tx.CreateSession(s1) }); !errors.Is(err, store.ErrConflict) {
+	if err := update(t, s, func(tx store.Tx) error { return tx.CreateSession(s1, "inst_a") }); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate session id: %v", err)
 	}
 	hitAt := t0.Add(30 * time.Second)
@@ -223,6 +225,80 @@ func testSessions(t *testing.T, s store.Store) {
 		}
 		if got, err := tx.ListSessions(store.SessionFilter{States: []string{api.SessionTerminated}, Limit: 10}); err != nil || len(got) != 1 || got[0].ID != s1.ID {
 			t.Errorf("terminated filter: %v %v", got, err)
+		}
+		return nil
+	})
+}
+
+// testSessionOwners: the owner given to CreateSession is what
+// ListSessionOwners reports for sessions not yet terminated ("" for none),
+// and what the Owners filter matches.
+func testSessionOwners(t *testing.T, s store.Store) {
+	view(t, s, func(tx store.Tx) error {
+		if got, err := tx.ListSessionOwners(); err != nil || len(got) != 0 {
+			t.Errorf("owners of an empty store: %v %v", got, err)
+		}
+		return nil
+	})
+	a1 := newSession("alice", t0, "acct_1", "sesp_1")
+	a2 := newSession("alice", t0.Add(time.Second), "acct_1", "sesp_1")
+	a2.State = api.SessionTerminating
+	b := newSession("bob", t0.Add(2*time.Second), "acct_1", "sesp_1")
+	b.State = api.SessionPending
+	none := newSession("carol", t0.Add(3*time.Second), "acct_1", "sesp_1")
+	ended := newSession("dave", t0.Add(4*time.Second), "acct_1", "sesp_1")
+	ended.State = api.SessionTerminated
+	for _, c := range []struct {
+		s     api.Session
+		owner string
+	}{{a1, "inst_a"}, {a2, "inst_a"}, {b, "inst_b"}, {none, ""}, {ended, "inst_c"}} {
+		mustUpdate(t, s, func(tx store.Tx) error { return tx.CreateSession(c.s, c.owner) })
+	}
+	live := []string{api.SessionPending, api.SessionActive, api.SessionTerminating}
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.ListSessionOwners()
+		if err != nil {
+			return err
+		}
+		if want := []string{"", "inst_a", "inst_b"}; !slices.Equal(got, want) {
+			t.Errorf("owners: got %q want %q (terminated sessions are left out)", got, want)
+		}
+		for _, c := range []struct {
+			owners []string
+			want   []string
+		}{
+			{[]string{"inst_a"}, []string{a1.ID, a2.ID}},
+			{[]string{""}, []string{none.ID}},
+			{[]string{"inst_b", ""}, []string{b.ID, none.ID}},
+			{[]string{"inst_c"}, nil},
+			{nil, []string{a1.ID, a2.ID, b.ID, none.ID}},
+		} {
+			got, err := tx.ListSessions(store.SessionFilter{States: live, Owners: c.owners, Limit: 10})
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, x := range got {
+				ids = append(ids, x.ID)
+			}
+			if !slices.Equal(ids, c.want) {
+				t.Errorf("owners %q: got %v want %v", c.owners, ids, c.want)
+			}
+		}
+		return nil
+	})
+	// Ending a session drops its owner from the list once it has no other.
+	mustUpdate(t, s, func(tx store.Tx) error {
+		cur, err := tx.GetSession(b.ID)
+		if err != nil {
+			return err
+		}
+		cur.State = api.SessionTerminated
+		return tx.UpdateSession(cur)
+	})
+	view(t, s, func(tx store.Tx) error {
+		if got, err := tx.ListSessionOwners(); err != nil || !slices.Equal(got, []string{"", "inst_a"}) {
+			t.Errorf("owners after inst_b's session ended: %q %v", got, err)
 		}
 		return nil
 	})
