@@ -36,15 +36,7 @@ func TestRestartReleasesAbandonedReservations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	d, err = daemon.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
+	d = restart(ctx, t, d, cfg)
 	err = d.Store().View(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetIdempotency(bare.Subject, bare.Method, bare.Path, bare.Key); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("bare reservation after restart: %v, want it released", err)
@@ -58,4 +50,19 @@ func TestRestartReleasesAbandonedReservations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// restart closes d and starts a new daemon on cfg (the same store), as an
+// init system would after pamd exited; the test's cleanup closes the new one.
+func restart(ctx context.Context, t *testing.T, d *daemon.Daemon, cfg daemon.Config) *daemon.Daemon {
+	t.Helper()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
 }

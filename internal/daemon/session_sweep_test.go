@@ -65,15 +65,7 @@ func TestRestartEndsSessionsOfDeadGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	d, err = daemon.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
+	d = restart(ctx, t, d, cfg)
 	live := sweepSession("frank", api.SessionActive, now.Add(5*time.Second))
 	if err := d.Sessions().CreateSession(ctx, live); err != nil {
 		t.Fatal(err)
