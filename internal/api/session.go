@@ -250,12 +250,19 @@ const (
 	SessionEndClientClosed         = "client_closed"
 	SessionEndRecordingUnavailable = "recording_unavailable"
 	SessionEndUpstreamError        = "upstream_error"
+	// SessionEndHostKeyMismatch: the target presented an SSH host key that is
+	// not one of the account's host_keys; the gateway did not log in.
+	SessionEndHostKeyMismatch = "host_key_mismatch"
+	// SessionEndHostKeyUnpinned: the account has no host_keys and the gateway
+	// requires them (pamd serve --ssh-require-host-keys).
+	SessionEndHostKeyUnpinned = "host_key_unpinned"
 )
 
 // SessionEndReasons lists every end reason.
 var SessionEndReasons = []string{
 	SessionEndExpired, SessionEndIdleTimeout, SessionEndTerminatedByAdmin, SessionEndPolicyViolation,
 	SessionEndAuthorizationEnded, SessionEndClientClosed, SessionEndRecordingUnavailable, SessionEndUpstreamError,
+	SessionEndHostKeyMismatch, SessionEndHostKeyUnpinned,
 }
 
 // CommandFilterHit is one command that matched a filter rule (or the default
