@@ -80,6 +80,10 @@ type Config struct {
 	// read why (0 = DefaultRefuseGrace).
 	RefuseGrace       time.Duration
 	MaxRecordingBytes int // 0 = DefaultMaxRecordingBytes
+	// RequireHostKeys refuses sessions to accounts without host_keys (their
+	// target cannot be authenticated). Off, such sessions proceed with a
+	// warning in the log, so that existing setups keep working.
+	RequireHostKeys bool
 }
 
 // ErrNoSuchSession is returned by TerminateSession for a session that is not
