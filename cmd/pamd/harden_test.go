@@ -33,6 +33,7 @@ func TestServeRejectsBadHardeningSettings(t *testing.T) {
 		{"negative rate", []string{"--rate-limit", "-1"}, nil, "must not be negative"},
 		{"rate env not a number", nil, map[string]string{"PAMD_RATE_LIMIT": "lots"}, "PAMD_RATE_LIMIT"},
 		{"burst env negative", nil, map[string]string{"PAMD_RATE_BURST": "-3"}, "PAMD_RATE_BURST"},
+		{"require host keys env not a boolean", nil, map[string]string{"PAMD_SSH_REQUIRE_HOST_KEYS": "always"}, "PAMD_SSH_REQUIRE_HOST_KEYS"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for k, v := range c.env {

@@ -133,6 +133,7 @@ func newServe(stderr io.Writer) *cobra.Command {
 	var dbRetry, dbConns, workerEvery string
 	var rateLimit float64
 	var rateBurst int
+	var requireHostKeys bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API server",
@@ -158,6 +159,9 @@ replica; with SQLite, in memory.`,
 			if err := intFromEnv(cmd, "rate-burst", "PAMD_RATE_BURST", &rateBurst); err != nil {
 				return err
 			}
+			if err := boolFromEnv(cmd, "ssh-require-host-keys", "PAMD_SSH_REQUIRE_HOST_KEYS", &requireHostKeys); err != nil {
+				return err
+			}
 			retry, conns, err := dbTuning(dbRetry, dbConns)
 			if err != nil {
 				return err
@@ -172,7 +176,7 @@ replica; with SQLite, in memory.`,
 				Listen: listen, DB: db, DBRetryFor: retry, DBMaxConns: conns, MasterKeyFile: keyFile,
 				BootstrapToken: os.Getenv("PAMD_BOOTSTRAP_TOKEN"),
 				BootstrapOut:   stderr, Logger: log, Version: version,
-				SSHListen: sshListenAddr(sshListen), HostKeyFile: hostKey,
+				SSHListen: sshListenAddr(sshListen), HostKeyFile: hostKey, SSHRequireHostKeys: requireHostKeys,
 				TLSCertFile: tlsCert, TLSKeyFile: tlsKey, RateLimit: rateLimit, RateBurst: rateBurst,
 				WorkerInterval: every,
 			})
@@ -204,6 +208,9 @@ replica; with SQLite, in memory.`,
 		"start the privileged-session SSH gateway on host:port; a bare port or :port binds 127.0.0.1 (env PAMD_SSH_LISTEN)")
 	cmd.Flags().StringVar(&hostKey, "ssh-host-key", os.Getenv("PAMD_SSH_HOST_KEY"),
 		"SSH gateway host key file, generated on first start (default <db>.ssh_host_key; env PAMD_SSH_HOST_KEY)")
+	cmd.Flags().BoolVar(&requireHostKeys, "ssh-require-host-keys", false,
+		"SSH gateway: refuse vault accounts without host_keys, whose target cannot be authenticated; "+
+			"without it they are reached with a warning in the log (env PAMD_SSH_REQUIRE_HOST_KEYS)")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", os.Getenv("PAMD_TLS_CERT"),
 		"PEM certificate (chain) file: serve HTTPS; needs --tls-key (env PAMD_TLS_CERT)")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", os.Getenv("PAMD_TLS_KEY"),
@@ -240,6 +247,21 @@ func intFromEnv(cmd *cobra.Command, flag, env string, p *int) error {
 		return fmt.Errorf("%s=%q: want a whole number, 0 or more", env, v)
 	}
 	*p = n
+	return nil
+}
+
+// boolFromEnv sets *p from env when the flag was not given on the command
+// line: flags win over the environment.
+func boolFromEnv(cmd *cobra.Command, flag, env string, p *bool) error {
+	v := os.Getenv(env)
+	if v == "" || cmd.Flags().Changed(flag) {
+		return nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("%s=%q: want true or false", env, v)
+	}
+	*p = b
 	return nil
 }
 

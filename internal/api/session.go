@@ -253,13 +253,19 @@ const (
 	// SessionEndGatewayLost: the pamd process whose gateway brokered the
 	// session died (crash, SIGKILL, power loss) and a later sweep ended it.
 	SessionEndGatewayLost = "gateway_lost"
+	// SessionEndHostKeyMismatch: the target presented an SSH host key that is
+	// not one of the account's host_keys; the gateway did not log in.
+	SessionEndHostKeyMismatch = "host_key_mismatch"
+	// SessionEndHostKeyUnpinned: the account has no host_keys and the gateway
+	// requires them (pamd serve --ssh-require-host-keys).
+	SessionEndHostKeyUnpinned = "host_key_unpinned"
 )
 
 // SessionEndReasons lists every end reason.
 var SessionEndReasons = []string{
 	SessionEndExpired, SessionEndIdleTimeout, SessionEndTerminatedByAdmin, SessionEndPolicyViolation,
 	SessionEndAuthorizationEnded, SessionEndClientClosed, SessionEndRecordingUnavailable, SessionEndUpstreamError,
-	SessionEndGatewayLost,
+	SessionEndGatewayLost, SessionEndHostKeyMismatch, SessionEndHostKeyUnpinned,
 }
 
 // CommandFilterHit is one command that matched a filter rule (or the default

@@ -144,6 +144,9 @@ const (
 	MaxUsernameLength         = 256
 	// MaxCheckoutExtensions bounds the extensions of one checkout.
 	MaxCheckoutExtensions = 20
+	// MaxHostKeys bounds VaultAccountInput.HostKeys: a host has one key per
+	// algorithm, and a few more cover a key rollover or a cluster address.
+	MaxHostKeys = 16
 )
 
 // SafeMember grants a principal permissions on a safe's accounts. Members of
@@ -233,6 +236,11 @@ type VaultAccountInput struct {
 	SessionPolicyID    string            `json:"session_policy_id"`
 	CheckoutPolicy     CheckoutPolicy    `json:"checkout_policy"`
 	Labels             map[string]string `json:"labels"`
+	// HostKeys pins the target's SSH host keys (platform unix_ssh only): the
+	// SSH gateway logs in only to a target presenting one of them. Accepted
+	// in authorized_keys form ("ssh-ed25519 AAAA... comment"), stored and
+	// returned normalised (type and base64, no comment), in the order given.
+	HostKeys []string `json:"host_keys" doc:"Pinned SSH host keys of the target (unix_ssh only), authorized_keys form; returned without comments. Empty: not pinned."`
 }
 
 // VaultAccountStatus is the read-only health of an account.
@@ -251,6 +259,13 @@ type VaultAccountStatus struct {
 	// Note is a human explanation of the status, e.g. a rotation requested on
 	// check-in while no rotation engine is configured.
 	Note string `json:"note,omitempty"`
+	// LastHostKey and LastHostKeyFingerprint are the SSH host key the target
+	// presented to the gateway at its last connection (normalised
+	// authorized_keys form, and "SHA256:..."), unless it was refused as a
+	// mismatch: what an operator verifies on the target and copies to
+	// host_keys. Observed, not verified, when host_keys is empty.
+	LastHostKey            string `json:"last_host_key,omitempty"`
+	LastHostKeyFingerprint string `json:"last_host_key_fingerprint,omitempty"`
 }
 
 // Results recorded in VaultAccountStatus.LastRotationResult.

@@ -111,6 +111,10 @@ type Config struct {
 	// the same file on every replica). Generated (ed25519, mode 0600) on
 	// first start.
 	HostKeyFile string
+	// SSHRequireHostKeys makes the gateway refuse vault accounts without
+	// host_keys (gateway.Config.RequireHostKeys); off, it logs in to them
+	// with a warning.
+	SSHRequireHostKeys bool
 	// TLSCertFile and TLSKeyFile, when both set, make pamd serve HTTPS (TLS
 	// 1.2 or later) with that PEM certificate chain and private key; URL
 	// then starts with https://. Setting only one is an error.
@@ -651,7 +655,8 @@ func (d *Daemon) startGateway(ctx context.Context) error {
 		tick = -1
 	}
 	gw, err := gateway.Start(ctx, gateway.Config{Listen: d.cfg.SSHListen, HostKey: hk, Store: d.store, Keyring: d.cfg.Keyring,
-		Secrets: d.vault, Sessions: gateway.StoreSessions{Store: d.store}, Clock: d.cfg.Clock, Logger: d.cfg.Logger, TickInterval: tick})
+		Secrets: d.vault, Sessions: gateway.StoreSessions{Store: d.store}, Clock: d.cfg.Clock, Logger: d.cfg.Logger, TickInterval: tick,
+		RequireHostKeys: d.cfg.SSHRequireHostKeys})
 	if err != nil {
 		return err
 	}

@@ -300,10 +300,12 @@ func (g *Gateway) auditEvent(ctx context.Context, ev *api.AuditEvent) {
 	}
 }
 
-// auditDenied records a refused session with its reason.
-func (g *Gateway) auditDenied(ctx context.Context, action string, actor api.AuditActor, sessionID, targetType, targetID, reason, msg string) {
+// auditDenied records a refused session with its reason and any further
+// facts of the refusal.
+func (g *Gateway) auditDenied(ctx context.Context, action string, actor api.AuditActor, sessionID, targetType, targetID, reason, msg string,
+	facts ...api.AuditChange) {
 	ev := audit.NewDenied(g.cfg.Clock.Now(), actor, sshRequest(sessionID), action, targetType, targetID)
-	ev.Changes = []api.AuditChange{{Op: "add", Path: "/reason", Value: reason}, {Op: "add", Path: "/message", Value: msg}}
+	ev.Changes = append([]api.AuditChange{{Op: "add", Path: "/reason", Value: reason}, {Op: "add", Path: "/message", Value: msg}}, facts...)
 	g.auditEvent(ctx, ev)
 }
 

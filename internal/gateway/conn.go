@@ -242,8 +242,8 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 		g.refuse(l.conn, chans, reqs, msg)
 		return
 	}
-	fail := func(reason, action, msg string) {
-		g.auditDenied(ctx, action, l.actor(), l.id, "session", l.id, reason, msg)
+	fail := func(reason, action, msg string, facts ...api.AuditChange) {
+		g.auditDenied(ctx, action, l.actor(), l.id, "session", l.id, reason, msg, facts...)
 		l.reason = reason
 		l.once.Do(func() {})
 		if l.rec != nil {
@@ -271,6 +271,12 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 	}
 
 	up, err := l.dial(ctx)
+	if r, ok := asHostKeyRefusal(err); ok {
+		g.cfg.Logger.Warn("ssh gateway: target host key refused", "session", l.id, "account", gr.Account.ID, "reason", r.reason,
+			"presented", r.presented, "expected", r.expected)
+		fail(r.reason, "session."+r.reason, r.msg, r.auditChanges()...)
+		return
+	}
 	if err != nil {
 		g.cfg.Logger.Warn("ssh gateway: upstream unreachable", "session", l.id, "account", gr.Account.ID, "error", err.Error())
 		fail(api.SessionEndUpstreamError, "session.upstream_error", fmt.Sprintf("pamd: cannot connect to %s (%s): %v",
@@ -387,7 +393,8 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 	}
 }
 
-// dial logs in upstream with the vaulted password.
+// dial logs in upstream with the vaulted password, once the target's host
+// key passed checkHostKey.
 func (l *liveSession) dial(ctx context.Context) (*ssh.Client, error) {
 	a := l.grant.Account
 	secret, _, err := l.g.cfg.Secrets.CurrentSecret(ctx, a.ID)
@@ -405,13 +412,16 @@ func (l *liveSession) dial(ctx context.Context) (*ssh.Client, error) {
 		pw := string(secret)
 		method = ssh.Password(pw)
 	}
+	pins := pinnedKeys(a)
+	var presented ssh.PublicKey
 	cc := &ssh.ClientConfig{
 		User: a.Username, Auth: []ssh.AuthMethod{method}, Timeout: l.g.cfg.DialTimeout,
-		// Target host keys are not pinned yet (no known-hosts store in the
-		// vault): the key is logged with the session instead.
+		HostKeyAlgorithms: hostKeyAlgorithms(pins),
+		// Runs during key exchange, before authentication: a refused
+		// target never receives the vaulted secret.
 		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			l.g.cfg.Logger.Info("ssh gateway: target host key", "session", l.id, "fingerprint", ssh.FingerprintSHA256(key))
-			return nil
+			presented = key
+			return l.checkHostKey(pins, key)
 		},
 	}
 	d := net.Dialer{Timeout: l.g.cfg.DialTimeout}
@@ -421,6 +431,7 @@ func (l *liveSession) dial(ctx context.Context) (*ssh.Client, error) {
 	}
 	_ = nc.SetDeadline(time.Now().Add(l.g.cfg.DialTimeout))
 	c, chans, reqs, err := ssh.NewClientConn(nc, hostPort(a), cc)
+	l.recordHostKey(ctx, presented, err)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err

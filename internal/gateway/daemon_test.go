@@ -24,10 +24,17 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/session"
 )
 
-// TestDaemonGatewayTerminateViaAPI runs pamd with --ssh-listen and cuts a
-// live session with POST /v1/sessions/{id}/terminate, then downloads the
-// recording through the API.
-func TestDaemonGatewayTerminateViaAPI(t *testing.T) {
+type daemonEnv struct {
+	d      *daemon.Daemon
+	target *sshtest.Server
+	acct   api.VaultAccount
+	alice  string // token of user:alice, member of group ops (checkout on the safe)
+}
+
+// startDaemon runs pamd with the SSH gateway (cfg adds settings) and an
+// unpinned unix_ssh account web-root on a test target, in safe prod.
+func startDaemon(t *testing.T, adminToken string, cfg daemon.Config) daemonEnv {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	master := make([]byte, keys.KeySize)
@@ -36,10 +43,10 @@ func TestDaemonGatewayTerminateViaAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const adminToken = "bootstrap-admin-token-for-tests"
 	db := filepath.Join(dir, "pamd.db")
-	d, err := daemon.Start(ctx, daemon.Config{Listen: "127.0.0.1:0", DBPath: db, Keyring: kr, BootstrapToken: adminToken,
-		SSHListen: "127.0.0.1:0", WorkerInterval: -1, Clock: clock.Real{}})
+	cfg.Listen, cfg.DBPath, cfg.Keyring, cfg.BootstrapToken = "127.0.0.1:0", db, kr, adminToken
+	cfg.SSHListen, cfg.WorkerInterval, cfg.Clock = "127.0.0.1:0", -1, clock.Real{}
+	d, err := daemon.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +75,34 @@ func TestDaemonGatewayTerminateViaAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return daemonEnv{d: d, target: target, acct: acct, alice: alice}
+}
+
+// TestDaemonRequireHostKeys: SSHRequireHostKeys (pamd serve
+// --ssh-require-host-keys) reaches the gateway: an unpinned account is refused.
+func TestDaemonRequireHostKeys(t *testing.T) {
+	e := startDaemon(t, "bootstrap-admin-token-for-tests", daemon.Config{SSHRequireHostKeys: true})
+	cc := &ssh.ClientConfig{User: "alice+prod/web-root", HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 3 * time.Second, //nolint:gosec // test
+		Auth: []ssh.AuthMethod{ssh.Password(e.alice)}}
+	c, err := ssh.Dial("tcp", e.d.SSHAddr(), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	_, stderr, err := run(t, c, "echo hi", &received{})
+	if err == nil || !strings.Contains(stderr, "has no pinned host_keys and this gateway requires them") || e.target.PasswordAttempts() != 0 {
+		t.Fatalf("unpinned account under --ssh-require-host-keys: %q %v", stderr, err)
+	}
+}
+
+// TestDaemonGatewayTerminateViaAPI runs pamd with --ssh-listen and cuts a
+// live session with POST /v1/sessions/{id}/terminate, then downloads the
+// recording through the API.
+func TestDaemonGatewayTerminateViaAPI(t *testing.T) {
+	ctx := context.Background()
+	const adminToken = "bootstrap-admin-token-for-tests"
+	e := startDaemon(t, adminToken, daemon.Config{})
+	d, acct, alice := e.d, e.acct, e.alice
 
 	// Keyboard-interactive with the token works as well as password.
 	cc := &ssh.ClientConfig{User: "alice+prod/web-root", HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 3 * time.Second, //nolint:gosec // test

@@ -2,8 +2,9 @@
 // with their pamd token (password or keyboard-interactive) as
 // USER+ACCOUNT@gateway; the gateway checks the token's subject may use the
 // vault account (checkout permission on its safe), applies the account's
-// session policy (or DefaultPolicy), logs in upstream with the vaulted
-// password (the user never sees it), proxies exec and shell sessions through
+// session policy (or DefaultPolicy), checks the target's SSH host key
+// against the account's host_keys (pinning.go), logs in upstream with the
+// vaulted password (the user never sees it), proxies exec and shell sessions through
 // the policy's command filter, records the session as asciicast v2 sealed
 // with the keyring, and keeps the session in the store, where
 // POST /v1/sessions/{id}/terminate reaches it through TerminateSession.
@@ -80,6 +81,10 @@ type Config struct {
 	// read why (0 = DefaultRefuseGrace).
 	RefuseGrace       time.Duration
 	MaxRecordingBytes int // 0 = DefaultMaxRecordingBytes
+	// RequireHostKeys refuses sessions to accounts without host_keys (their
+	// target cannot be authenticated). Off, such sessions proceed with a
+	// warning in the log, so that existing setups keep working.
+	RequireHostKeys bool
 }
 
 // ErrNoSuchSession is returned by TerminateSession for a session that is not

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,6 +44,7 @@ type env struct {
 	target *sshtest.Server
 	gw     *gateway.Gateway
 	hostPK ssh.PublicKey
+	logs   *received // the gateway's log (text, debug level)
 	safe   api.Safe
 	acct   api.VaultAccount
 	alice  string // alice's pamd token (checkout permission on the safe)
@@ -56,6 +58,9 @@ type opts struct {
 	port     int // account port override (unreachable target)
 	// setup runs before the policy is stored (e.g. to create a role it names).
 	setup func(e *env, p *api.SessionPolicyInput)
+	// hostKeys returns the account's host_keys, given the target's key.
+	hostKeys        func(target ssh.PublicKey) []string
+	requireHostKeys bool
 }
 
 var admin = catalog.Caller{Principal: auth.Principal{Subject: "user:root", ServerRoles: []string{api.ServerRoleAdmin}}}
@@ -111,9 +116,13 @@ func newEnv(t *testing.T, o opts) *env {
 	if o.port != 0 {
 		port = o.port
 	}
+	var hostKeys []string
+	if o.hostKeys != nil {
+		hostKeys = o.hostKeys(target.HostKey)
+	}
 	e.acct, err = e.vault.CreateAccount(ctx, admin, api.VaultAccountInput{Name: "web-root", SafeID: e.safe.ID, Platform: api.PlatformUnixSSH,
 		Address: target.Host(), Port: port, Username: "root", SecretType: api.SecretTypePassword, Secret: targetPassword,
-		ManagementMode: api.ManagementManual})
+		ManagementMode: api.ManagementManual, HostKeys: hostKeys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +138,10 @@ func newEnv(t *testing.T, o opts) *env {
 	if o.sessions != nil {
 		sessions = o.sessions(sessions)
 	}
+	e.logs = &received{}
 	e.cfg = gateway.Config{Listen: "127.0.0.1:0", HostKey: hk, Store: st, Keyring: kr, Secrets: e.vault, Sessions: sessions,
-		Clock: clk, TickInterval: -1, DialTimeout: 2 * time.Second, RefuseGrace: 3 * time.Second}
+		Clock: clk, TickInterval: -1, DialTimeout: 2 * time.Second, RefuseGrace: 3 * time.Second, RequireHostKeys: o.requireHostKeys,
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	e.gw, err = gateway.Start(ctx, e.cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,7 @@ func setPath() pointerNode                        { return pointerNode{kind: poi
 func mapPath() pointerNode                        { return pointerNode{kind: pointerMap} }
 func objectPath(m nestedPaths) pointerNode        { return pointerNode{kind: pointerObject, members: m} }
 func listOfObjectsPath(m nestedPaths) pointerNode { return pointerNode{kind: pointerList, members: m} }
+func listPath() pointerNode                       { return pointerNode{kind: pointerList} }
 
 func (n nestedPaths) pathFor(pointer string) (path.Path, bool) {
 	if !strings.HasPrefix(pointer, "/") {

@@ -28,6 +28,7 @@ type vaultAccountModel struct {
 	SessionPolicyID        types.String `tfsdk:"session_policy_id"`
 	CheckoutPolicy         types.Object `tfsdk:"checkout_policy"`
 	Labels                 types.Map    `tfsdk:"labels"`
+	HostKeys               types.List   `tfsdk:"host_keys"`
 	SecretVersion          types.Int64  `tfsdk:"secret_version"`
 	SecretUpdatedAt        types.String `tfsdk:"secret_updated_at"`
 	CheckedOutBy           types.String `tfsdk:"checked_out_by"`
@@ -39,6 +40,8 @@ type vaultAccountModel struct {
 	LastVerificationAt     types.String `tfsdk:"last_verification_at"`
 	LastVerificationResult types.String `tfsdk:"last_verification_result"`
 	StatusNote             types.String `tfsdk:"status_note"`
+	LastHostKey            types.String `tfsdk:"last_host_key"`
+	LastHostKeyFingerprint types.String `tfsdk:"last_host_key_fingerprint"`
 	Version                types.Int64  `tfsdk:"version"`
 	CreatedAt              types.String `tfsdk:"created_at"`
 	UpdatedAt              types.String `tfsdk:"updated_at"`
@@ -105,7 +108,8 @@ var vaultAccountPaths = renamedPaths{
 			"exclusive": leafPath(), "default_duration_seconds": leafPath(), "max_duration_seconds": leafPath(),
 			"rotate_on_checkin": leafPath(), "allow_retrieve": leafPath(), "require_justification": leafPath(),
 		}),
-		"labels": mapPath(),
+		"labels":    mapPath(),
+		"host_keys": listPath(),
 	},
 }
 
@@ -141,6 +145,8 @@ func vaultAccountToModel(a *api.VaultAccount) (vaultAccountModel, diag.Diagnosti
 	diags.Append(d...)
 	labels, d := stringMap(a.Labels)
 	diags.Append(d...)
+	hostKeys, d := hostKeysValue(types.ListNull(types.StringType), a.HostKeys)
+	diags.Append(d...)
 	port := types.Int64Null()
 	if a.Port != 0 {
 		port = types.Int64Value(int64(a.Port))
@@ -167,6 +173,7 @@ func vaultAccountToModel(a *api.VaultAccount) (vaultAccountModel, diag.Diagnosti
 		SessionPolicyID:        optionalString(a.SessionPolicyID),
 		CheckoutPolicy:         policy,
 		Labels:                 labels,
+		HostKeys:               hostKeys,
 		SecretVersion:          types.Int64Value(a.SecretVersion),
 		SecretUpdatedAt:        timeValuePtr(a.SecretUpdatedAt),
 		CheckedOutBy:           checkedOutBy,
@@ -178,6 +185,8 @@ func vaultAccountToModel(a *api.VaultAccount) (vaultAccountModel, diag.Diagnosti
 		LastVerificationAt:     timeValuePtr(a.Status.LastVerificationAt),
 		LastVerificationResult: optionalString(a.Status.LastVerificationResult),
 		StatusNote:             optionalString(a.Status.Note),
+		LastHostKey:            optionalString(a.Status.LastHostKey),
+		LastHostKeyFingerprint: optionalString(a.Status.LastHostKeyFingerprint),
 		Version:                types.Int64Value(a.Version),
 		CreatedAt:              timeValue(a.CreatedAt),
 		UpdatedAt:              timeValue(a.UpdatedAt),
@@ -185,9 +194,13 @@ func vaultAccountToModel(a *api.VaultAccount) (vaultAccountModel, diag.Diagnosti
 }
 
 // vaultAccountResourceToModel maps an account to the resource state, keeping
-// secret_wo_version from prior (pamd does not know it) and secret_wo null.
+// secret_wo_version from prior (pamd does not know it), secret_wo null, and
+// host_keys as prior wrote them where pamd holds the same keys.
 func vaultAccountResourceToModel(a *api.VaultAccount, prior vaultAccountResourceModel) (vaultAccountResourceModel, diag.Diagnostics) {
 	base, diags := vaultAccountToModel(a)
+	hostKeys, d := hostKeysValue(prior.HostKeys, a.HostKeys)
+	diags.Append(d...)
+	base.HostKeys = hostKeys
 	return vaultAccountResourceModel{
 		vaultAccountModel: base,
 		SecretWO:          types.StringNull(),
@@ -227,6 +240,9 @@ func vaultAccountInputFromModel(ctx context.Context, m vaultAccountModel) (api.V
 	labels, d := mapFromModel(ctx, m.Labels)
 	diags.Append(d...)
 	in.Labels = labels
+	if !m.HostKeys.IsNull() && !m.HostKeys.IsUnknown() {
+		diags.Append(m.HostKeys.ElementsAs(ctx, &in.HostKeys, false)...)
+	}
 	return in, diags
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -103,9 +105,17 @@ var vaultAccountDescriptions = map[string]string{
 	"last_verification_at":     "When pamd last verified the secret against the target (RFC 3339, UTC).",
 	"last_verification_result": "Result of the last verification.",
 	"status_note":              "Human explanation of the status, for example a rotation requested while no rotation engine runs.",
-	"version":                  "Version of the account in pamd; increases on every change, rotations included. Sent as `If-Match` on update and delete.",
-	"created_at":               "When the account was created (RFC 3339, UTC).",
-	"updated_at":               "When the account last changed (RFC 3339, UTC).",
+	"host_keys": fmt.Sprintf("SSH host keys of the target, at most %d, each in authorized_keys form as in the target's "+
+		"`/etc/ssh/ssh_host_*_key.pub` (`\"ssh-ed25519 AAAA... comment\"`; the comment is ignored). When set, pamd's SSH gateway "+
+		"logs in only to a target presenting one of them and otherwise ends the session as `host_key_mismatch` without sending the secret. "+
+		"Only for platform `%s`. Verify a key on the target (`ssh-keygen -lf`) before pinning it. Defaults to `[]` (not pinned: the gateway "+
+		"warns, or refuses with `pamd serve --ssh-require-host-keys`).", api.MaxHostKeys, api.PlatformUnixSSH),
+	"last_host_key": "SSH host key the target presented at the gateway's last connection (normalised, no comment), unless it was refused " +
+		"as a mismatch; null before the first session. Observed, not verified: check its fingerprint on the target before copying it to `host_keys`.",
+	"last_host_key_fingerprint": "SHA-256 fingerprint (`SHA256:...`, as `ssh-keygen -l` prints it) of `last_host_key`.",
+	"version":                   "Version of the account in pamd; increases on every change, rotations included. Sent as `If-Match` on update and delete.",
+	"created_at":                "When the account was created (RFC 3339, UTC).",
+	"updated_at":                "When the account last changed (RFC 3339, UTC).",
 }
 
 func (r *vaultAccountResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -231,6 +241,18 @@ func (r *vaultAccountResource) Schema(_ context.Context, _ resource.SchemaReques
 				Default:             mapdefault.StaticValue(types.MapValueMust(types.StringType, map[string]attr.Value{})),
 				Validators:          labelValidators(),
 			},
+			"host_keys": schema.ListAttribute{
+				MarkdownDescription: d["host_keys"],
+				ElementType:         types.StringType,
+				Optional:            true,
+				Computed:            true,
+				Default:             listdefault.StaticValue(types.ListValueMust(types.StringType, []attr.Value{})),
+				Validators: []validator.List{
+					listvalidator.SizeAtMost(api.MaxHostKeys),
+					listvalidator.ValueStringsAre(hostKeyValidator{}),
+					distinctHostKeysValidator{},
+				},
+			},
 			"secret_wo": schema.StringAttribute{
 				MarkdownDescription: fmt.Sprintf("The secret (password, private key or token), at most %d bytes. **Write-only**: sent to pamd "+
 					"on create, and on update only when `secret_wo_version` changes; never stored in the plan or state and never returned by pamd. "+
@@ -254,18 +276,20 @@ func (r *vaultAccountResource) Schema(_ context.Context, _ resource.SchemaReques
 			// them as unknown when it does. pamd changes them on its own
 			// (rotation, checkouts); a refresh shows the new values and the
 			// plan stays empty.
-			"secret_version":           schema.Int64Attribute{MarkdownDescription: d["secret_version"], Computed: true},
-			"secret_updated_at":        computedString("secret_updated_at"),
-			"checked_out_by":           computedString("checked_out_by"),
-			"checkout_id":              computedString("checkout_id"),
-			"checkout_expires_at":      computedString("checkout_expires_at"),
-			"next_rotation_at":         computedString("next_rotation_at"),
-			"last_rotation_at":         computedString("last_rotation_at"),
-			"last_rotation_result":     computedString("last_rotation_result"),
-			"last_verification_at":     computedString("last_verification_at"),
-			"last_verification_result": computedString("last_verification_result"),
-			"status_note":              computedString("status_note"),
-			"version":                  schema.Int64Attribute{MarkdownDescription: d["version"], Computed: true},
+			"secret_version":            schema.Int64Attribute{MarkdownDescription: d["secret_version"], Computed: true},
+			"secret_updated_at":         computedString("secret_updated_at"),
+			"checked_out_by":            computedString("checked_out_by"),
+			"checkout_id":               computedString("checkout_id"),
+			"checkout_expires_at":       computedString("checkout_expires_at"),
+			"next_rotation_at":          computedString("next_rotation_at"),
+			"last_rotation_at":          computedString("last_rotation_at"),
+			"last_rotation_result":      computedString("last_rotation_result"),
+			"last_verification_at":      computedString("last_verification_at"),
+			"last_verification_result":  computedString("last_verification_result"),
+			"status_note":               computedString("status_note"),
+			"last_host_key":             computedString("last_host_key"),
+			"last_host_key_fingerprint": computedString("last_host_key_fingerprint"),
+			"version":                   schema.Int64Attribute{MarkdownDescription: d["version"], Computed: true},
 			"created_at": schema.StringAttribute{
 				MarkdownDescription: d["created_at"],
 				Computed:            true,
@@ -351,6 +375,11 @@ func validateVaultAccountConfig(ctx context.Context, cfg vaultAccountModel, diag
 		diags.AddAttributeError(path.Root("address"), "Missing Address",
 			fmt.Sprintf("Platform %s needs the address (host name or IP) of the target, so pamd can rotate and verify the secret there. "+
 				"Set address, or use platform generic for a secret that lives nowhere pamd can reach.", platform))
+	}
+	if platformKnown && platform != api.PlatformUnixSSH && !cfg.HostKeys.IsUnknown() && len(cfg.HostKeys.Elements()) > 0 {
+		diags.AddAttributeError(path.Root("host_keys"), "Host Keys Need Platform unix_ssh",
+			fmt.Sprintf("Only %s accounts are reached over SSH by pamd's gateway, so host_keys would protect nothing on a %s account. "+
+				"Remove host_keys, or use platform %s.", api.PlatformUnixSSH, platform, api.PlatformUnixSSH))
 	}
 	if cfg.CheckoutPolicy.IsNull() || cfg.CheckoutPolicy.IsUnknown() {
 		return

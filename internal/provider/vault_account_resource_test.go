@@ -358,6 +358,12 @@ resource "pam_vault_account" "test" {
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(`(?s)Invalid Checkout Policy.*longer than\s+max_duration_seconds`),
 			},
+			{
+				Config: account(`  platform = "postgresql"` + "\n" + `  address = "db"` + "\n" +
+					`  host_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHTPDQJ8LIfKFyBZG7R+aBeQo1kkTx0ctq6XrDPS/h67"]`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Host Keys Need Platform unix_ssh.*postgresql account`),
+			},
 		},
 	})
 }

@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 	"log/slog"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
@@ -434,4 +438,42 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestVaultAccountHostKeys: host_keys are validated with problem+json
+// pointers to the bad element, and stored and echoed without comments.
+func TestVaultAccountHostKeys(t *testing.T) {
+	e := startVault(t, false)
+	sf := e.safe("ssh-hosts")
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
+	in := api.VaultAccountInput{Name: "web-root", SafeID: sf.ID, Platform: api.PlatformUnixSSH, Address: "web-1.internal",
+		Username: "root", SecretType: api.SecretTypePassword, HostKeys: []string{key + " root@web-1", "ssh-ed25519 AAAA-broken"}}
+	p := e.do(http.MethodPost, api.PathVaultAccounts, e.admin, in).problem(t, 400, api.CodeValidationFailed)
+	if got := violationPointers(p); len(got) != 1 || got[0] != "/host_keys/1" {
+		t.Fatalf("pointers = %v", got)
+	}
+	in.HostKeys = in.HostKeys[:1]
+	a := e.account(in)
+	if len(a.HostKeys) != 1 || a.HostKeys[0] != key {
+		t.Fatalf("host_keys = %q, want [%q] (no comment)", a.HostKeys, key)
+	}
+	var got api.VaultAccount
+	e.do(http.MethodGet, api.PathVaultAccounts+"/"+a.ID, e.admin, nil).want(t, 200).json(t, &got)
+	if len(got.HostKeys) != 1 || got.HostKeys[0] != key {
+		t.Fatalf("GET host_keys = %q", got.HostKeys)
+	}
+	pg := pgAccount(sf.ID, "pg", "")
+	pg.HostKeys = []string{key}
+	p = e.do(http.MethodPost, api.PathVaultAccounts, e.admin, pg).problem(t, 400, api.CodeValidationFailed)
+	if got := violationPointers(p); len(got) != 1 || got[0] != "/host_keys" {
+		t.Fatalf("pointers on a postgresql account = %v", got)
+	}
 }

@@ -200,8 +200,8 @@ func HasPermission(safe api.Safe, id Identity, perm string) bool {
 }
 
 // NormalizeAccount validates an account as the client sent it and returns
-// its stored form (checkout durations defaulted, labels never nil, secret
-// cleared). secretRequired is true on create. Whether SafeID names an
+// its stored form (checkout durations defaulted, labels and host keys never
+// nil, host keys without comments, secret cleared). secretRequired is true on create. Whether SafeID names an
 // existing safe is checked by the caller.
 func NormalizeAccount(in api.VaultAccountInput) (api.VaultAccountInput, []api.Violation) {
 	var vs []api.Violation
@@ -256,10 +256,13 @@ func NormalizeAccount(in api.VaultAccountInput) (api.VaultAccountInput, []api.Vi
 	cp, cvs := normalizeCheckoutPolicy(in.CheckoutPolicy)
 	vs = append(vs, cvs...)
 	vs = append(vs, checkLabels(in.Labels)...)
+	hostKeys, hvs := normalizeHostKeys(in.Platform, in.HostKeys)
+	vs = append(vs, hvs...)
 	if len(vs) > 0 {
 		return in, vs
 	}
 	out := in
+	out.HostKeys = hostKeys
 	out.Secret = ""
 	out.ManagementMode = mode
 	out.CheckoutPolicy = cp

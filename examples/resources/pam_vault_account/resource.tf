@@ -37,3 +37,28 @@ resource "pam_vault_account" "pg_payments_admin" {
     env = "prod"
   }
 }
+
+# The root account of a web server, reached through pamd's SSH gateway.
+# host_keys pins the server's SSH host key, so the gateway never hands the
+# password to an impostor: copy the line of /etc/ssh/ssh_host_ed25519_key.pub
+# after checking its fingerprint on the server (ssh-keygen -lf). The comment
+# is ignored; list a second key during a host key rollover.
+variable "web_root_password" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+resource "pam_vault_account" "web_1_root" {
+  safe_id           = pam_safe.payments_db.id
+  name              = "web-1-root"
+  platform          = "unix_ssh"
+  address           = "web-1.internal"
+  username          = "root"
+  secret_wo         = var.web_root_password
+  secret_wo_version = 1
+
+  host_keys = [
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHTPDQJ8LIfKFyBZG7R+aBeQo1kkTx0ctq6XrDPS/h67 root@web-1",
+  ]
+}

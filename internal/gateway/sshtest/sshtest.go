@@ -23,12 +23,16 @@ import (
 // Server is a running fake SSH target.
 type Server struct {
 	User, Password string
+	// HostKey is the target's public host key (ed25519, fresh per Start),
+	// for tests that pin it on the vault account.
+	HostKey ssh.PublicKey
 
 	ln  net.Listener
 	cfg *ssh.ServerConfig
 	wg  sync.WaitGroup
 
 	mu       sync.Mutex
+	logins   int // password attempts, right or wrong
 	commands []string
 	ptys     []string
 	resizes  []string
@@ -46,9 +50,12 @@ func Start(user, password string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{User: user, Password: password, conns: map[*ssh.ServerConn]struct{}{}}
+	s := &Server{User: user, Password: password, HostKey: signer.PublicKey(), conns: map[*ssh.ServerConn]struct{}{}}
 	s.cfg = &ssh.ServerConfig{
 		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			s.mu.Lock()
+			s.logins++
+			s.mu.Unlock()
 			if c.User() == s.User && string(pw) == s.Password {
 				return nil, nil
 			}
@@ -86,6 +93,14 @@ func (s *Server) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.commands...)
+}
+
+// PasswordAttempts is how many times a client sent a password: 0 proves
+// that a refused gateway never handed this target the vaulted secret.
+func (s *Server) PasswordAttempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logins
 }
 
 // Resizes returns the window sizes ("COLSxROWS") of every pty-req and
