@@ -52,28 +52,9 @@ func (t *tx) UseTOTPStep(subject string, prevStep, step int64, confirmedAt *time
 }
 
 func (t *tx) SetTOTPFailures(subject string, failures int, since *time.Time) error {
-	res, err := t.exec(`UPDATE mfa_totp SET failed_attempts = $1, failed_since = $2 WHERE subject = $3`, failures, nullTS(since), subject)
-	if err != nil {
-		return err
-	}
-	return t.mfaOneRow(res)
+	return t.execOne(`UPDATE mfa_totp SET failed_attempts = $1, failed_since = $2 WHERE subject = $3`, failures, nullTS(since), subject)
 }
 
 func (t *tx) DeleteTOTPEnrollment(subject string) error {
-	res, err := t.exec(`DELETE FROM mfa_totp WHERE subject = $1`, subject)
-	if err != nil {
-		return err
-	}
-	return t.mfaOneRow(res)
-}
-
-func (t *tx) mfaOneRow(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return t.mapErr(err)
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return t.execOne(`DELETE FROM mfa_totp WHERE subject = $1`, subject)
 }

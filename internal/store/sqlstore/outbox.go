@@ -146,18 +146,7 @@ func (t *tx) ListDeliveries(f store.DeliveryFilter) ([]store.Delivery, error) {
 }
 
 func (t *tx) UpdateDelivery(d store.Delivery) error {
-	res, err := t.exec(`UPDATE provisioning_deliveries SET attempts = $1, next_attempt_at = $2, delivered_at = $3,
+	return t.execOne(`UPDATE provisioning_deliveries SET attempts = $1, next_attempt_at = $2, delivered_at = $3,
 		failed_at = $4, last_error = $5 WHERE id = $6`,
 		d.Attempts, ts(d.NextAttemptAt), nullTS(d.DeliveredAt), nullTS(d.FailedAt), d.LastError, d.ID)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return t.mapErr(err)
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
 }

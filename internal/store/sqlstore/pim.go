@@ -33,18 +33,7 @@ func decodeBody[T any](kind, body string) (T, error) {
 }
 
 func (t *tx) deleteByID(table, id string) error {
-	res, err := t.exec(`DELETE FROM `+table+` WHERE id = $1`, id) //nolint:gosec // table is a constant of this package
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return t.mapErr(err)
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return t.execOne(`DELETE FROM `+table+` WHERE id = $1`, id) //nolint:gosec // table is a constant of this package
 }
 
 // --- activation policies ---

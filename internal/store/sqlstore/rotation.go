@@ -89,19 +89,8 @@ func (t *tx) UpdateOperation(op store.Operation) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(`UPDATE operations SET state = $1, attempts = $2, due_at = $3, claimed_until = $4, body = $5 WHERE id = $6`,
+	return t.execOne(`UPDATE operations SET state = $1, attempts = $2, due_at = $3, claimed_until = $4, body = $5 WHERE id = $6`,
 		op.State, op.Attempts, ts(op.DueAt), nullTS(op.ClaimedUntil), body, op.ID)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return t.mapErr(err)
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
 }
 
 func (t *tx) queryOperations(q string, args ...any) ([]store.Operation, error) {

@@ -85,6 +85,25 @@ func (t *tx) exec(q string, args ...any) (sql.Result, error) {
 	return res, t.mapErr(err)
 }
 
+// execCount runs q and returns how many rows it changed.
+func (t *tx) execCount(q string, args ...any) (int64, error) {
+	res, err := t.exec(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return n, t.mapErr(err)
+}
+
+// execOne runs q, which must change a row: ErrNotFound when it changed none.
+func (t *tx) execOne(q string, args ...any) error {
+	n, err := t.execCount(q, args...)
+	if err == nil && n == 0 {
+		return store.ErrNotFound
+	}
+	return err
+}
+
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
 	if st := t.stmt(q); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
@@ -193,18 +212,7 @@ func (t *tx) UpdateRole(r api.Role, prevVersion int64) error {
 }
 
 func (t *tx) DeleteRole(id string) error {
-	res, err := t.exec(`DELETE FROM roles WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return t.mapErr(err)
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return t.execOne(`DELETE FROM roles WHERE id = $1`, id)
 }
 
 // checkOne tells a missing row from a stale version after a guarded update.
@@ -392,25 +400,11 @@ func (t *tx) ListTokens() ([]auth.Token, error) {
 }
 
 func (t *tx) PurgeExpiredStepUpTokens(now time.Time) (int64, error) {
-	res, err := t.exec(`DELETE FROM tokens WHERE parent_id IS NOT NULL AND expires_at IS NOT NULL AND expires_at < $1`, ts(now))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return n, t.mapErr(err)
+	return t.execCount(`DELETE FROM tokens WHERE parent_id IS NOT NULL AND expires_at IS NOT NULL AND expires_at < $1`, ts(now))
 }
 
 func (t *tx) DeleteToken(id string) error {
-	res, err := t.exec(`DELETE FROM tokens WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return t.mapErr(err)
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return t.execOne(`DELETE FROM tokens WHERE id = $1`, id)
 }
 
 func (t *tx) scanToken(row interface{ Scan(...any) error }) (auth.Token, error) {
@@ -499,31 +493,17 @@ func (t *tx) DeleteIdempotency(subject, method, path, key string) error {
 }
 
 func (t *tx) ReleaseIdempotency(subject, method, path, key string) (bool, error) {
-	res, err := t.exec(`DELETE FROM idempotency_keys WHERE subject = $1 AND method = $2 AND path = $3 AND idem_key = $4
+	n, err := t.execCount(`DELETE FROM idempotency_keys WHERE subject = $1 AND method = $2 AND path = $3 AND idem_key = $4
 		AND done = 0 AND applied_target_type = ''`, subject, method, path, key)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, t.mapErr(err)
+	return n > 0, err
 }
 
 func (t *tx) ReleaseAbandonedIdempotency() (int64, error) {
-	res, err := t.exec(`DELETE FROM idempotency_keys WHERE done = 0 AND applied_target_type = ''`)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return n, t.mapErr(err)
+	return t.execCount(`DELETE FROM idempotency_keys WHERE done = 0 AND applied_target_type = ''`)
 }
 
 func (t *tx) PurgeIdempotency(now time.Time) (int64, error) {
-	res, err := t.exec(`DELETE FROM idempotency_keys WHERE expires_at < $1`, ts(now))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return n, t.mapErr(err)
+	return t.execCount(`DELETE FROM idempotency_keys WHERE expires_at < $1`, ts(now))
 }
 
 // --- settings ---

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -176,16 +175,7 @@ func (t *tx) SetVaultAccountStatus(id string, st api.VaultAccountStatus) error {
 	if err != nil {
 		return fmt.Errorf("vault account status: %w", err)
 	}
-	res, err := t.exec(`UPDATE vault_accounts SET status = $1 WHERE id = $2`, string(b), id)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return t.mapErr(err)
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return t.execOne(`UPDATE vault_accounts SET status = $1 WHERE id = $2`, string(b), id)
 }
 
 // --- secret versions ---
@@ -241,29 +231,18 @@ func (t *tx) ListSealedValues() ([]store.SealedValue, error) {
 }
 
 func (t *tx) ReplaceSealedValue(v store.SealedValue) error {
-	var res sql.Result
-	var err error
 	switch v.Kind {
 	case store.SealedVaultSecret:
-		res, err = t.exec(`UPDATE vault_secret_versions SET sealed = $1 WHERE account_id = $2 AND version = $3`, v.Sealed, v.Key, v.Version)
+		return t.execOne(`UPDATE vault_secret_versions SET sealed = $1 WHERE account_id = $2 AND version = $3`, v.Sealed, v.Key, v.Version)
 	case store.SealedMFATOTP:
-		res, err = t.exec(`UPDATE mfa_totp SET secret_sealed = $1 WHERE subject = $2`, v.Sealed, v.Key)
+		return t.execOne(`UPDATE mfa_totp SET secret_sealed = $1 WHERE subject = $2`, v.Sealed, v.Key)
 	case store.SealedRoleWebhook:
-		res, err = t.exec(`UPDATE role_webhooks SET secret = $1 WHERE role_id = $2 AND position = $3`, v.Sealed, v.Key, v.Version)
+		return t.execOne(`UPDATE role_webhooks SET secret = $1 WHERE role_id = $2 AND position = $3`, v.Sealed, v.Key, v.Version)
 	case store.SealedSessionRecording:
-		res, err = t.exec(`UPDATE session_recordings SET sealed = $1 WHERE id = $2`, v.Sealed, v.Key)
+		return t.execOne(`UPDATE session_recordings SET sealed = $1 WHERE id = $2`, v.Sealed, v.Key)
 	default:
 		return fmt.Errorf("sealed value kind %q unknown", v.Kind)
 	}
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return t.mapErr(err)
-	} else if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
 }
 
 // --- checkouts ---
