@@ -205,6 +205,19 @@ func (e *env) dial(user, password string, seen *received) (*ssh.Client, error) {
 
 func (e *env) user() string { return "alice+" + e.acct.ID }
 
+// connect logs alice in to the gateway for the test's account; the test's
+// cleanup closes the connection. seen collects what the gateway wrote.
+func (e *env) connect() (*ssh.Client, *received) {
+	e.t.Helper()
+	seen := &received{}
+	c, err := e.dial(e.user(), e.alice, seen)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = c.Close() })
+	return c, seen
+}
+
 // run executes one command through a new session, with a deadline.
 func run(t *testing.T, c *ssh.Client, cmd string, seen *received) (stdout, stderr string, err error) {
 	t.Helper()
@@ -325,11 +338,7 @@ func indexOf(events []session.AsciicastEvent, typ, substr string) int {
 
 func TestExecThroughGatewayNeverRevealsPassword(t *testing.T) {
 	e := newEnv(t, opts{})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, seen := e.connect()
 	out, _, err := run(t, c, "echo hi", seen)
 	if err != nil || out != "hi\n" {
 		t.Fatalf("echo hi: %q %v", out, err)
@@ -375,11 +384,7 @@ func filterPolicy() *api.SessionPolicyInput {
 
 func TestCommandFilterOnExec(t *testing.T) {
 	e := newEnv(t, opts{policy: filterPolicy()})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, seen := e.connect()
 	_, stderr, err := run(t, c, "rm  -rf /", seen)
 	var ee *ssh.ExitError
 	if !errors.As(err, &ee) || ee.ExitStatus() != 126 {
@@ -451,12 +456,7 @@ func shell(t *testing.T, c *ssh.Client, seen *received) (*ssh.Session, io.WriteC
 
 func TestInteractiveShellFilterAndRecording(t *testing.T) {
 	e := newEnv(t, opts{policy: filterPolicy()})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	s, in, out := shell(t, c, seen)
 	if _, err := s.SendRequest("window-change", false, ssh.Marshal(struct{ C, R, W, H uint32 }{120, 50, 0, 0})); err != nil {
 		t.Fatal(err)
@@ -605,11 +605,7 @@ func auditText(ev api.AuditEvent) string {
 
 func TestTerminateSessionCutsLiveSession(t *testing.T) {
 	e := newEnv(t, opts{})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, seen := e.connect()
 	_, _, out := shell(t, c, seen)
 	id := e.waitLive(1)[0]
 	if err := e.gw.TerminateSession(e.ctx, "ses_unknown", ""); !errors.Is(err, gateway.ErrNoSuchSession) {
@@ -678,12 +674,7 @@ func TestUpstreamUnreachable(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
 	e := newEnv(t, opts{port: port})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	_, stderr, err := run(t, c, "echo hi", seen)
 	if err == nil || !strings.Contains(stderr, "pamd: cannot connect to web-root") {
 		t.Fatalf("unreachable: %q %v", stderr, err)
@@ -704,12 +695,7 @@ func (failingRecordings) CreateRecording(context.Context, api.SessionRecording) 
 
 func TestStrictRecordingFailureRefuses(t *testing.T) {
 	e := newEnv(t, opts{sessions: func(s gateway.SessionStore) gateway.SessionStore { return failingRecordings{s} }})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	_, stderr, err := run(t, c, "echo hi", seen)
 	if err == nil || !strings.Contains(stderr, "pamd: the session cannot be recorded and policy builtin-default requires recording") {
 		t.Fatalf("strict recording: %q %v", stderr, err)
@@ -727,13 +713,8 @@ func TestStrictRecordingFailureRefuses(t *testing.T) {
 
 func TestPortForwardingAndFileTransferRefused(t *testing.T) {
 	e := newEnv(t, opts{})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	_, err = c.Dial("tcp", "127.0.0.1:22")
+	c, seen := e.connect()
+	_, err := c.Dial("tcp", "127.0.0.1:22")
 	if err == nil || !strings.Contains(err.Error(), "port forwarding is disabled by policy builtin-default") {
 		t.Fatalf("forwarding: %v", err)
 	}
@@ -808,12 +789,7 @@ func TestCheckinEndsSessionWhenPolicySaysSo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	_, _, out := shell(t, c, seen)
 	id := e.waitLive(1)[0]
 	if e.gw.Tick() != 0 {

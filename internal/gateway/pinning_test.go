@@ -72,12 +72,7 @@ func TestPinnedHostKeyMatches(t *testing.T) {
 		// a second pin (key rollover) and a comment, as an operator writes them
 		return []string{authorizedKey(otherHostKey(t), "old"), authorizedKey(target, "root@web-1")}
 	}})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	out, _, err := run(t, c, "echo hi", seen)
 	if err != nil || out != "hi\n" {
 		t.Fatalf("echo hi through a pinned target: %q %v (%s)", out, err, seen)
@@ -95,12 +90,7 @@ func TestPinnedHostKeyMatches(t *testing.T) {
 func TestPinnedHostKeyMismatchRefuses(t *testing.T) {
 	pinned := otherHostKey(t)
 	e := newEnv(t, opts{hostKeys: func(ssh.PublicKey) []string { return []string{authorizedKey(pinned, "web-1")} }})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	presented, expected := ssh.FingerprintSHA256(e.target.HostKey), ssh.FingerprintSHA256(pinned)
 	_, stderr, err := run(t, c, "echo hi", seen)
 	if err == nil || !strings.Contains(stderr, "pamd: refused to log in to web-root") ||
@@ -131,12 +121,7 @@ func TestPinnedHostKeyMismatchRefuses(t *testing.T) {
 
 func TestUnpinnedHostKeyRequiredRefuses(t *testing.T) {
 	e := newEnv(t, opts{requireHostKeys: true})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	presented := ssh.FingerprintSHA256(e.target.HostKey)
 	_, stderr, err := run(t, c, "echo hi", seen)
 	if err == nil || !strings.Contains(stderr, "the account has no pinned host_keys and this gateway requires them") ||
@@ -162,12 +147,7 @@ func TestUnpinnedHostKeyRequiredRefuses(t *testing.T) {
 
 func TestUnpinnedHostKeyWarns(t *testing.T) {
 	e := newEnv(t, opts{})
-	seen := &received{}
-	c, err := e.dial(e.user(), e.alice, seen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c, seen := e.connect()
 	out, _, err := run(t, c, "echo hi", seen)
 	if err != nil || out != "hi\n" {
 		t.Fatalf("echo hi through an unpinned target: %q %v", out, err)
