@@ -1,8 +1,6 @@
 package gateway_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -11,27 +9,9 @@ import (
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/store"
+	"github.com/accessplane/terraform-provider-pam/internal/testkeys"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
-
-// otherHostKey is a host key the target does not have: what an impostor on
-// the path to the target would present, seen from the pinned account.
-func otherHostKey(t *testing.T) ssh.PublicKey {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pk
-}
-
-func authorizedKey(pk ssh.PublicKey, comment string) string {
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))) + " " + comment
-}
 
 func (e *env) account() api.VaultAccount {
 	e.t.Helper()
@@ -70,7 +50,7 @@ func auditChange(ev api.AuditEvent, path string) string {
 func TestPinnedHostKeyMatches(t *testing.T) {
 	e := newEnv(t, opts{hostKeys: func(target ssh.PublicKey) []string {
 		// a second pin (key rollover) and a comment, as an operator writes them
-		return []string{authorizedKey(otherHostKey(t), "old"), authorizedKey(target, "root@web-1")}
+		return []string{testkeys.AuthorizedKey(testkeys.SSHPublicKey(t), "old"), testkeys.AuthorizedKey(target, "root@web-1")}
 	}})
 	c, seen := e.connect()
 	out, _, err := run(t, c, "echo hi", seen)
@@ -88,8 +68,8 @@ func TestPinnedHostKeyMatches(t *testing.T) {
 }
 
 func TestPinnedHostKeyMismatchRefuses(t *testing.T) {
-	pinned := otherHostKey(t)
-	e := newEnv(t, opts{hostKeys: func(ssh.PublicKey) []string { return []string{authorizedKey(pinned, "web-1")} }})
+	pinned := testkeys.SSHPublicKey(t)
+	e := newEnv(t, opts{hostKeys: func(ssh.PublicKey) []string { return []string{testkeys.AuthorizedKey(pinned, "web-1")} }})
 	c, seen := e.connect()
 	presented, expected := ssh.FingerprintSHA256(e.target.HostKey), ssh.FingerprintSHA256(pinned)
 	_, stderr, err := run(t, c, "echo hi", seen)

@@ -1,11 +1,8 @@
 package provider_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -13,25 +10,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/accessplane/terraform-provider-pam/internal/acctest"
+	"github.com/accessplane/terraform-provider-pam/internal/testkeys"
 )
-
-// testHostKey is a fresh ed25519 public key in authorized_keys form, without
-// comment.
-func testHostKey(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
-}
 
 func sshAccountConfig(safeName, name, hostKeys string) string {
 	return fmt.Sprintf(`
@@ -61,7 +43,7 @@ data "pam_vault_account" "test" {
 // element (first, so that the post-test destroy runs a valid configuration).
 func TestAccVaultAccountHostKeys(t *testing.T) {
 	const addr = "pam_vault_account.test"
-	key := testHostKey(t)
+	key := testkeys.SSHPublicKeyLine(t, "")
 	withComment := key + " root@web-1"
 	safeName := acctest.RandomName("tf-acc-hostkeys")
 	name := acctest.RandomName("web-root")

@@ -3,20 +3,17 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"github.com/accessplane/terraform-provider-pam/internal/store/engine"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
+	"github.com/accessplane/terraform-provider-pam/internal/testkeys"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
@@ -241,18 +238,6 @@ func (f *mxFixture) newRecording(sessionID string) string {
 	return id
 }
 
-func sshKeyLine(t *testing.T) string {
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " matrix"
-}
-
 // newToken issues a token to a fresh subject (not a matrix caller) and
 // returns its id.
 func (f *mxFixture) newToken() string {
@@ -268,7 +253,7 @@ func (f *mxFixture) newToken() string {
 func (f *mxFixture) newSSHKey() string {
 	tok, _ := f.mint("")
 	var k api.SSHKey
-	f.post(api.PathSSHKeys, tok, api.SSHKeyInput{Name: f.uniq("k"), PublicKey: sshKeyLine(f.t)}, 201, &k)
+	f.post(api.PathSSHKeys, tok, api.SSHKeyInput{Name: f.uniq("k"), PublicKey: testkeys.SSHPublicKeyLine(f.t, "matrix")}, 201, &k)
 	return k.ID
 }
 
@@ -662,7 +647,7 @@ func matrixRows(f *mxFixture) []mxRow {
 		}},
 		// --- registered SSH keys (the base key belongs to a user without server roles)
 		{method: "POST", tmpl: "/v1/ssh_keys", expect: everyone, why: "any valid token registers keys for itself", prep: func(f *mxFixture, _, _ string) mxReq {
-			return idem(mxReq{path: api.PathSSHKeys, body: api.SSHKeyInput{Name: f.uniq("k"), PublicKey: sshKeyLine(f.t)}})
+			return idem(mxReq{path: api.PathSSHKeys, body: api.SSHKeyInput{Name: f.uniq("k"), PublicKey: testkeys.SSHPublicKeyLine(f.t, "matrix")}})
 		}},
 		{method: "GET", tmpl: "/v1/ssh_keys", expect: everyone, why: "own keys; admin and security see all", prep: fixed(api.PathSSHKeys, nil),
 			hides: func(f *mxFixture) []string { return []string{f.sshKey} }, sees: writers},

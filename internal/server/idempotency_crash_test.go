@@ -20,6 +20,7 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/store/idemstore"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
+	"github.com/accessplane/terraform-provider-pam/internal/testkeys"
 )
 
 // errCrash stands for pamd dying: the transaction never commits.
@@ -321,7 +322,7 @@ func TestIdempotencyFailedBeforeCommitRunsAgain(t *testing.T) {
 // idempotency_outcome_lost naming the object.
 func TestIdempotencyOutcomeLost(t *testing.T) {
 	e := startCrash(t)
-	body, err := json.Marshal(api.SSHKeyInput{PublicKey: publicKeyLine(t, "crash")})
+	body, err := json.Marshal(api.SSHKeyInput{PublicKey: testkeys.SSHPublicKeyLine(t, "crash")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,35 +1,19 @@
 package server_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/testkeys"
 )
-
-func publicKeyLine(t *testing.T, comment string) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))) + " " + comment
-}
 
 func TestSSHKeys(t *testing.T) {
 	e := start(t)
 	alice, bob := e.token("user:alice"), e.token("user:bob")
-	line := publicKeyLine(t, "alice@laptop")
+	line := testkeys.SSHPublicKeyLine(t, "alice@laptop")
 
 	r := e.do(http.MethodPost, api.PathSSHKeys, alice, api.SSHKeyInput{PublicKey: line})
 	if r.status != http.StatusCreated {
@@ -53,7 +37,7 @@ func TestSSHKeys(t *testing.T) {
 
 	// Malformed keys: 400 at /public_key; a private key is named as such.
 	for _, bad := range []string{"", "ssh-ed25519 not-base64!", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----",
-		line + "\n" + publicKeyLine(t, "second")} {
+		line + "\n" + testkeys.SSHPublicKeyLine(t, "second")} {
 		p := e.do(http.MethodPost, api.PathSSHKeys, alice, api.SSHKeyInput{PublicKey: bad}).problem(t, 400, api.CodeValidationFailed)
 		if got := violationPointers(p); !slices.Equal(got, []string{"/public_key"}) {
 			t.Fatalf("%q: pointers %v", bad, got)
@@ -63,7 +47,7 @@ func TestSSHKeys(t *testing.T) {
 		}
 	}
 
-	bobKey := e.do(http.MethodPost, api.PathSSHKeys, bob, api.SSHKeyInput{Name: "bob", PublicKey: publicKeyLine(t, "")})
+	bobKey := e.do(http.MethodPost, api.PathSSHKeys, bob, api.SSHKeyInput{Name: "bob", PublicKey: testkeys.SSHPublicKeyLine(t, "")})
 	if bobKey.status != http.StatusCreated {
 		t.Fatalf("bob: %d %s", bobKey.status, bobKey.body)
 	}

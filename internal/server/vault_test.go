@@ -3,18 +3,15 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
+	"github.com/accessplane/terraform-provider-pam/internal/testkeys"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/clock"
@@ -445,15 +442,7 @@ func contains(list []string, s string) bool {
 func TestVaultAccountHostKeys(t *testing.T) {
 	e := startVault(t, false)
 	sf := e.safe("ssh-hosts")
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
+	key := testkeys.SSHPublicKeyLine(t, "")
 	in := api.VaultAccountInput{Name: "web-root", SafeID: sf.ID, Platform: api.PlatformUnixSSH, Address: "web-1.internal",
 		Username: "root", SecretType: api.SecretTypePassword, HostKeys: []string{key + " root@web-1", "ssh-ed25519 AAAA-broken"}}
 	p := e.do(http.MethodPost, api.PathVaultAccounts, e.admin, in).problem(t, 400, api.CodeValidationFailed)

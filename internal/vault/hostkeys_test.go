@@ -1,31 +1,14 @@
 package vault_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"slices"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/testkeys"
 	"github.com/accessplane/terraform-provider-pam/internal/vault"
 )
-
-// newHostKey returns a fresh ed25519 public key in normalised form.
-func newHostKey(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vault.NormalizedHostKey(pk)
-}
 
 func sshAccount(keys ...string) api.VaultAccountInput {
 	in := account(api.PlatformUnixSSH, api.SecretTypePassword)
@@ -34,7 +17,7 @@ func sshAccount(keys ...string) api.VaultAccountInput {
 }
 
 func TestNormalizeAccountHostKeysStoredWithoutComments(t *testing.T) {
-	k1, k2 := newHostKey(t), newHostKey(t)
+	k1, k2 := testkeys.SSHPublicKeyLine(t, ""), testkeys.SSHPublicKeyLine(t, "")
 	got, vs := vault.NormalizeAccount(sshAccount("  "+k1+" root@web-1  ", k2))
 	wantViolations(t, vs)
 	if !slices.Equal(got.HostKeys, []string{k1, k2}) {
@@ -51,10 +34,10 @@ func TestNormalizeAccountHostKeysStoredWithoutComments(t *testing.T) {
 }
 
 func TestNormalizeAccountHostKeysRefused(t *testing.T) {
-	k := newHostKey(t)
+	k := testkeys.SSHPublicKeyLine(t, "")
 	tooMany := make([]string, api.MaxHostKeys+1)
 	for i := range tooMany {
-		tooMany[i] = newHostKey(t)
+		tooMany[i] = testkeys.SSHPublicKeyLine(t, "")
 	}
 	cases := []struct {
 		name string
@@ -66,7 +49,7 @@ func TestNormalizeAccountHostKeysRefused(t *testing.T) {
 		{"truncated base64", sshAccount(k[:len(k)-6]), []string{"/host_keys/0=" + vault.CodePattern}},
 		{"private key", sshAccount("-----BEGIN OPENSSH PRIVATE KEY-----"), []string{"/host_keys/0=" + vault.CodePattern}},
 		{"known_hosts line with a host pattern", sshAccount("web-1.example.com " + k), []string{"/host_keys/0=" + vault.CodePattern}},
-		{"two lines", sshAccount(k + "\n" + newHostKey(t)), []string{"/host_keys/0=" + vault.CodePattern}},
+		{"two lines", sshAccount(k + "\n" + testkeys.SSHPublicKeyLine(t, "")), []string{"/host_keys/0=" + vault.CodePattern}},
 		{"duplicate up to the comment", sshAccount(k+" a", k+" b"), []string{"/host_keys/1=" + vault.CodeDuplicate}},
 		{"too many", sshAccount(tooMany...), []string{"/host_keys=" + vault.CodeTooMany}},
 		{"not an ssh platform", func() api.VaultAccountInput {
