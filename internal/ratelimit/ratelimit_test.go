@@ -10,13 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/ratelimit"
 )
-
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // allow is Allow for a limiter that cannot fail.
 func allow(l ratelimit.Limiter, key string) (bool, time.Duration) {
@@ -27,10 +23,10 @@ func allow(l ratelimit.Limiter, key string) (bool, time.Duration) {
 	return ok, wait
 }
 
-func newLimiter(t *testing.T, cfg ratelimit.Config) (*ratelimit.Memory, *fakeClock) {
+func newLimiter(t *testing.T, cfg ratelimit.Config) (*ratelimit.Memory, *clock.Fake) {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	cfg.Now = clk.now
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cfg.Now = clk.Now
 	m, err := ratelimit.NewMemory(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +52,7 @@ func TestBurstThenRefill(t *testing.T) {
 	for range 10 {
 		allow(m, "a")
 	}
-	clk.advance(500 * time.Millisecond)
+	clk.Advance(500 * time.Millisecond)
 	if ok, _ := allow(m, "a"); !ok {
 		t.Error("refused after waiting the advertised time")
 	}
@@ -65,7 +61,7 @@ func TestBurstThenRefill(t *testing.T) {
 	}
 	// Sustained rate: 10 s at exactly 2/s is all allowed.
 	for i := range 20 {
-		clk.advance(500 * time.Millisecond)
+		clk.Advance(500 * time.Millisecond)
 		if ok, _ := allow(m, "a"); !ok {
 			t.Fatalf("sustained request %d at the configured rate refused", i)
 		}
@@ -93,7 +89,7 @@ func TestIdleBucketsAreDropped(t *testing.T) {
 	if n := m.Len(); n != 100 {
 		t.Fatalf("%d buckets, want 100", n)
 	}
-	clk.advance(time.Minute) // every bucket refilled (1 s) and a sweep is due
+	clk.Advance(time.Minute) // every bucket refilled (1 s) and a sweep is due
 	allow(m, "fresh")
 	if n := m.Len(); n != 1 {
 		t.Errorf("%d buckets after the sweep, want 1 (the fresh one)", n)
@@ -103,7 +99,7 @@ func TestIdleBucketsAreDropped(t *testing.T) {
 func TestMaxKeysBoundsMemory(t *testing.T) {
 	m, clk := newLimiter(t, ratelimit.Config{Rate: 0.01, Burst: 1, MaxKeys: 64})
 	for i := range 1000 {
-		clk.advance(time.Millisecond)
+		clk.Advance(time.Millisecond)
 		allow(m, fmt.Sprint("ip-", i))
 		if n := m.Len(); n > 64 {
 			t.Fatalf("%d buckets after %d keys, max 64", n, i+1)
@@ -158,14 +154,14 @@ func (f *failing) Allow(context.Context, string) (bool, time.Duration, error) {
 
 func TestFailOpenAllowsAndLogsOncePerInterval(t *testing.T) {
 	var log bytes.Buffer
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	inner := &failing{}
-	f := &ratelimit.FailOpen{Limiter: inner, Logger: slog.New(slog.NewTextHandler(&log, nil)), Every: time.Minute, Now: clk.now}
+	f := &ratelimit.FailOpen{Limiter: inner, Logger: slog.New(slog.NewTextHandler(&log, nil)), Every: time.Minute, Now: clk.Now}
 	for range 100 {
 		if ok, _ := allow(f, "k"); !ok {
 			t.Fatal("refused while the limiter fails: must fail open")
 		}
-		clk.advance(time.Second)
+		clk.Advance(time.Second)
 	}
 	// 100 s of errors at one log a minute: the first, and one at 60 s
 	// counting the 59 in between.
@@ -181,7 +177,7 @@ func TestFailOpenAllowsAndLogsOncePerInterval(t *testing.T) {
 
 	// A caller that hung up is no database fault: allowed, not logged.
 	log.Reset()
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if ok, _, err := f.Allow(ctx, "k"); !ok || err != nil {

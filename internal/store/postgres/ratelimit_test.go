@@ -8,30 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accessplane/terraform-provider-pam/internal/clock"
 	"github.com/accessplane/terraform-provider-pam/internal/ratelimit"
 	"github.com/accessplane/terraform-provider-pam/internal/store/postgres"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 )
 
-// fakeNow is a settable clock, safe for concurrent use.
-type fakeNow struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeNow) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeNow) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock() *fakeNow { return &fakeNow{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }
 
 func limiter(t *testing.T, s *postgres.Store, name string, cfg ratelimit.Config) ratelimit.Limiter {
 	t.Helper()
@@ -56,7 +39,7 @@ func allow(t *testing.T, l ratelimit.Limiter, key string) (bool, time.Duration) 
 func TestLimiterBurstThenRefill(t *testing.T) {
 	s := open(t, testdb.NewPostgres(t, testdb.PostgresDSN(t)))
 	clk := newClock()
-	l := limiter(t, s, "requests", ratelimit.Config{Rate: 2, Burst: 5, Now: clk.now})
+	l := limiter(t, s, "requests", ratelimit.Config{Rate: 2, Burst: 5, Now: clk.Now})
 	for i := range 5 {
 		if ok, _ := allow(t, l, "token:a"); !ok {
 			t.Fatalf("request %d of the burst refused", i+1)
@@ -75,11 +58,11 @@ func TestLimiterBurstThenRefill(t *testing.T) {
 	for range 10 { // refused requests do not push the next allowed one out
 		allow(t, l, "token:a")
 	}
-	clk.advance(499 * time.Millisecond)
+	clk.Advance(499 * time.Millisecond)
 	if ok, wait := allow(t, l, "token:a"); ok || wait != time.Millisecond {
 		t.Errorf("1 ms early: ok=%v wait=%v, want refused for 1ms", ok, wait)
 	}
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if ok, _ := allow(t, l, "token:a"); !ok {
 		t.Error("refused after waiting the advertised time")
 	}
@@ -87,13 +70,13 @@ func TestLimiterBurstThenRefill(t *testing.T) {
 		t.Error("second request after one refill interval allowed")
 	}
 	for i := range 20 { // sustained rate: 10 s at exactly 2/s is all allowed
-		clk.advance(500 * time.Millisecond)
+		clk.Advance(500 * time.Millisecond)
 		if ok, _ := allow(t, l, "token:a"); !ok {
 			t.Fatalf("sustained request %d at the configured rate refused", i)
 		}
 	}
 	// Idle long enough, the bucket is full again: a whole burst.
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	for i := range 5 {
 		if ok, _ := allow(t, l, "token:a"); !ok {
 			t.Fatalf("request %d of the burst after an idle hour refused", i+1)
@@ -107,8 +90,8 @@ func TestLimiterBurstThenRefill(t *testing.T) {
 func TestLimiterKeysAndNamesAreIndependent(t *testing.T) {
 	s := open(t, testdb.NewPostgres(t, testdb.PostgresDSN(t)))
 	clk := newClock()
-	req := limiter(t, s, "requests", ratelimit.Config{Rate: 1, Burst: 1, Now: clk.now})
-	auth := limiter(t, s, "auth_failures", ratelimit.Config{Rate: 1, Burst: 1, Now: clk.now})
+	req := limiter(t, s, "requests", ratelimit.Config{Rate: 1, Burst: 1, Now: clk.Now})
+	auth := limiter(t, s, "auth_failures", ratelimit.Config{Rate: 1, Burst: 1, Now: clk.Now})
 	if ok, _ := allow(t, req, "addr:10.0.0.1"); !ok {
 		t.Fatal("first request of 10.0.0.1 refused")
 	}
@@ -128,7 +111,7 @@ func TestLimiterSharedByReplicas(t *testing.T) {
 	dsn := testdb.NewPostgres(t, testdb.PostgresDSN(t))
 	a, b := open(t, dsn), open(t, dsn)
 	clk := newClock()
-	cfg := ratelimit.Config{Rate: 5, Burst: 10, Now: clk.now}
+	cfg := ratelimit.Config{Rate: 5, Burst: 10, Now: clk.Now}
 	la, lb := limiter(t, a, "requests", cfg), limiter(t, b, "requests", cfg)
 	// 100 requests from 10 goroutines alternating between the replicas at
 	// one instant: exactly the burst gets through.
@@ -156,7 +139,7 @@ func TestLimiterSharedByReplicas(t *testing.T) {
 	if n := allowed.Load(); n != 10 {
 		t.Errorf("%d of 100 concurrent requests on 2 replicas allowed, want the burst, 10", n)
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	n := 0
 	for i := range 20 {
 		if ok, _ := allow(t, []ratelimit.Limiter{la, lb}[i%2], "token:x"); ok {
@@ -171,7 +154,7 @@ func TestLimiterSharedByReplicas(t *testing.T) {
 func TestPurgeRateLimits(t *testing.T) {
 	s := open(t, testdb.NewPostgres(t, testdb.PostgresDSN(t)))
 	clk := newClock()
-	l := limiter(t, s, "requests", ratelimit.Config{Rate: 1, Burst: 10, Now: clk.now})
+	l := limiter(t, s, "requests", ratelimit.Config{Rate: 1, Burst: 10, Now: clk.Now})
 	for i := range 50 {
 		allow(t, l, fmt.Sprint("addr:10.0.0.", i))
 	}
@@ -179,8 +162,8 @@ func TestPurgeRateLimits(t *testing.T) {
 	for range 9 {
 		allow(t, l, "token:busy") // full in 10 s
 	}
-	clk.advance(5 * time.Second)
-	if n, err := s.PurgeRateLimits(context.Background(), clk.now()); err != nil || n != 50 {
+	clk.Advance(5 * time.Second)
+	if n, err := s.PurgeRateLimits(context.Background(), clk.Now()); err != nil || n != 50 {
 		t.Fatalf("purged %d, %v; want the 50 full buckets", n, err)
 	}
 	// The busy key kept its state: 5 s refilled 5 of 10.
