@@ -14,7 +14,6 @@ import (
 	"github.com/accessplane/terraform-provider-pam/internal/acctest"
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/client"
-	"github.com/accessplane/terraform-provider-pam/internal/store"
 	"github.com/accessplane/terraform-provider-pam/internal/store/engine"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
 )
@@ -461,23 +460,5 @@ func auditEventsOf(t *testing.T, dsn string) []api.AuditEvent {
 		t.Fatal(err)
 	}
 	defer func() { _ = st.Close() }()
-	var out []api.AuditEvent
-	err = st.View(ctx, func(tx store.Tx) error {
-		after := int64(0)
-		for {
-			page, err := tx.ListAudit(store.AuditFilter{AfterSequence: after, Limit: 1000})
-			if err != nil {
-				return err
-			}
-			if len(page) == 0 {
-				return nil
-			}
-			out = append(out, page...)
-			after = page[len(page)-1].Sequence
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return allAuditEvents(t, st)
 }

@@ -177,8 +177,14 @@ func (c *cluster) live() *daemon.Daemon {
 
 func (c *cluster) auditEvents() []api.AuditEvent {
 	c.t.Helper()
+	return allAuditEvents(c.t, c.live().Store())
+}
+
+// allAuditEvents reads the whole audit log of st, page by page.
+func allAuditEvents(t *testing.T, st store.Store) []api.AuditEvent {
+	t.Helper()
 	var out []api.AuditEvent
-	err := c.live().Store().View(context.Background(), func(tx store.Tx) error {
+	err := st.View(context.Background(), func(tx store.Tx) error {
 		after := int64(0)
 		for {
 			page, err := tx.ListAudit(store.AuditFilter{AfterSequence: after, Limit: 1000})
@@ -193,7 +199,7 @@ func (c *cluster) auditEvents() []api.AuditEvent {
 		}
 	})
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return out
 }
