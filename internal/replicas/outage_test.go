@@ -2,14 +2,10 @@ package replicas_test
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/testdb"
@@ -20,12 +16,7 @@ import (
 // Retry-After and writes nothing; once it is back, the same request works.
 func TestDatabaseOutageAnswers503(t *testing.T) {
 	c := startCluster(t, 1)
-	cfg, err := pgx.ParseConfig(testdb.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	defer func() { _ = admin.Close() }()
+	admin := testdb.SQLDB(t, testdb.PostgresDSN(t))
 	u, _ := url.Parse(c.dsn)
 	name := strings.TrimPrefix(u.Path, "/")
 	exec := func(q string, args ...any) {
@@ -58,20 +49,9 @@ func TestDatabaseOutageAnswers503(t *testing.T) {
 		t.Fatalf("after the outage: %d, want 201", resp.StatusCode)
 	}
 	var n int
-	db := sqlDB(t, c.dsn)
+	db := testdb.SQLDB(t, c.dsn)
 	if err := db.QueryRow(`SELECT COUNT(*) FROM roles WHERE name = 'during-outage'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d roles named during-outage, %v", n, err)
 	}
 	c.verifyAudit()
-}
-
-func sqlDB(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { _ = db.Close() })
-	return db
 }

@@ -12,6 +12,7 @@ package testdb
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
@@ -113,6 +114,20 @@ func drop(t testing.TB, adminDSN, name string) {
 	if _, err := admin.ExecContext(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
 		t.Logf("drop test database %s: %v", name, err)
 	}
+}
+
+// SQLDB connects to the PostgreSQL database at dsn directly (no store),
+// for what the store cannot do itself: faults, counts, inspection. The
+// test's cleanup closes it.
+func SQLDB(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 // KeyFile is a master key file path for t (daemon.Config.MasterKeyFile),

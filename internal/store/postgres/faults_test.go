@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -11,9 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
 	"github.com/accessplane/terraform-provider-pam/internal/audit"
@@ -25,19 +21,6 @@ import (
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-
-// adminDB connects to the server as the test superuser, for faults the
-// store under test cannot cause itself.
-func adminDB(t *testing.T, dsn string) *sql.DB {
-	t.Helper()
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
 
 func dbName(t *testing.T, dsn string) string {
 	t.Helper()
@@ -73,7 +56,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	_ = s.Close()
-	db := adminDB(t, dsn)
+	db := testdb.SQLDB(t, dsn)
 	if _, err := db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, true)`); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +129,7 @@ func TestLostConnectionMidTransaction(t *testing.T) {
 	admin := testdb.PostgresDSN(t)
 	dsn := testdb.NewPostgres(t, admin)
 	s := open(t, dsn)
-	adm := adminDB(t, admin)
+	adm := testdb.SQLDB(t, admin)
 	name := dbName(t, dsn)
 	ctx := context.Background()
 	r1, r2 := role("first"), role("second")
@@ -271,12 +254,12 @@ func TestLeaderElection(t *testing.T) {
 	// the lock goes with it, and a takes over. A bigint advisory key shows
 	// in pg_locks as classid (high 32 bits) and objid (low): "pamd", 2.
 	var pid int
-	if err := adminDB(t, admin).QueryRowContext(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+	if err := testdb.SQLDB(t, admin).QueryRowContext(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
 		AND database = (SELECT oid FROM pg_database WHERE datname = $1)
 		AND classid::bigint = $2 AND objid::bigint = $3`, dbName(t, dsn), 0x70616d64, 2).Scan(&pid); err != nil {
 		t.Fatalf("find the leader's session: %v", err)
 	}
-	if _, err := adminDB(t, admin).ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+	if _, err := testdb.SQLDB(t, admin).ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -302,7 +285,7 @@ func TestWriterLockTimeout(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	// Another session (a wedged replica) holds the writer lock.
-	holder := adminDB(t, dsn)
+	holder := testdb.SQLDB(t, dsn)
 	conn, err := holder.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
