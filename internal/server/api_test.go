@@ -272,25 +272,7 @@ func TestIdempotencyInProgressAndStale(t *testing.T) {
 	body := `{"name":"slow"}`
 	// The fingerprint is keyed by the server, so learn it from a completed
 	// request with the same body under another key (then free the name).
-	probe := e.do(http.MethodPost, api.PathRoles, e.admin, body, "Idempotency-Key", "probe")
-	if probe.status != http.StatusCreated {
-		t.Fatalf("probe: %d %s", probe.status, probe.body)
-	}
-	var fp string
-	if err := e.d.Store().Update(context.Background(), func(tx store.Tx) error {
-		got, err := tx.GetIdempotency("service_account:bootstrap", "POST", api.PathRoles, "probe")
-		fp = got.Fingerprint
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var created api.Role
-	if err := json.Unmarshal(probe.body, &created); err != nil {
-		t.Fatal(err)
-	}
-	if r := e.do(http.MethodDelete, api.PathRoles+"/"+created.ID, e.admin, nil); r.status != http.StatusNoContent {
-		t.Fatalf("delete probe role: %d %s", r.status, r.body)
-	}
+	fp := learnFingerprint(t, e, body)
 	now := e.clock.Now()
 	// Held by this very process (alive): in progress until it lapses. A
 	// dead owner's reservation is taken over at once (idempotency_owner_test.go).
