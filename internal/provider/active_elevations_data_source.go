@@ -4,10 +4,8 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
@@ -33,35 +31,6 @@ type activeElevationsDataSourceModel struct {
 	EndsBefore  timetypes.RFC3339 `tfsdk:"ends_before"`
 	Elevations  types.List        `tfsdk:"elevations"`
 }
-
-var (
-	approverAttrTypes = map[string]attr.Type{
-		"stage_index":    types.Int64Type,
-		"principal_type": types.StringType,
-		"principal_id":   types.StringType,
-		"decision":       types.StringType,
-		"reason":         types.StringType,
-		"via_group_id":   types.StringType,
-		"decided_at":     types.StringType,
-	}
-	activeElevationAttrTypes = map[string]attr.Type{
-		"id":                          types.StringType,
-		"principal_type":              types.StringType,
-		"principal_id":                types.StringType,
-		"role_id":                     types.StringType,
-		"scope":                       types.StringType,
-		"eligible_role_assignment_id": types.StringType,
-		"source":                      types.StringType,
-		"started_at":                  types.StringType,
-		"ends_at":                     types.StringType,
-		"remaining_seconds":           types.Int64Type,
-		"justification":               types.StringType,
-		"ticket":                      types.ObjectType{AttrTypes: ticketAttrTypes},
-		"requested_by":                types.StringType,
-		"approvers":                   types.ListType{ElemType: types.ObjectType{AttrTypes: approverAttrTypes}},
-		"extended":                    types.BoolType,
-	}
-)
 
 func (d *activeElevationsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_active_elevations"
@@ -171,64 +140,13 @@ func (d *activeElevationsDataSource) Read(ctx context.Context, req datasource.Re
 		addClientError(&resp.Diagnostics, d.client, operation{"List", "active elevations"}, attributePaths{}, err)
 		return
 	}
-	list, diags := activeElevationsValue(items)
-	resp.Diagnostics.Append(diags...)
-	cfg.Elevations = list
-	if resp.Diagnostics.HasError() {
+	// The state is built directly, without the framework's reflection (see
+	// active_elevations_state.go); the schema is the one the state is for.
+	state, err := activeElevationsState(resp.State.Schema.Type().TerraformType(ctx), req.Config.Raw, items)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to build the state of the active elevations",
+			"This is always an error in the provider. Please report it to the provider developers:\n\n"+err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, cfg)...)
-}
-
-// activeElevationsValue maps the projection to the elevations list.
-func activeElevationsValue(items []api.ActiveElevation) (types.List, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	approverType := types.ObjectType{AttrTypes: approverAttrTypes}
-	values := make([]attr.Value, 0, len(items))
-	for _, e := range items {
-		approvers := make([]attr.Value, 0, len(e.Approvals))
-		for _, a := range e.Approvals {
-			o, d := types.ObjectValue(approverAttrTypes, map[string]attr.Value{
-				"stage_index":    types.Int64Value(int64(a.StageIndex)),
-				"principal_type": types.StringValue(a.Approver.Type),
-				"principal_id":   types.StringValue(a.Approver.ID),
-				"decision":       types.StringValue(a.Decision),
-				"reason":         types.StringValue(a.Reason),
-				"via_group_id":   types.StringValue(a.ViaGroupID),
-				"decided_at":     timeValue(a.DecidedAt),
-			})
-			diags.Append(d...)
-			approvers = append(approvers, o)
-		}
-		approverList, d := types.ListValue(approverType, approvers)
-		diags.Append(d...)
-		ticket, d := ticketToObject(e.Ticket)
-		diags.Append(d...)
-		requestedBy := types.StringNull()
-		if e.RequestedBy.Type != "" || e.RequestedBy.ID != "" {
-			requestedBy = types.StringValue(e.RequestedBy.Type + ":" + e.RequestedBy.ID)
-		}
-		o, d := types.ObjectValue(activeElevationAttrTypes, map[string]attr.Value{
-			"id":                          types.StringValue(e.ID),
-			"principal_type":              types.StringValue(e.PrincipalType),
-			"principal_id":                types.StringValue(e.PrincipalID),
-			"role_id":                     types.StringValue(e.RoleID),
-			"scope":                       types.StringValue(e.Scope),
-			"eligible_role_assignment_id": types.StringValue(e.EligibleRoleAssignmentID),
-			"source":                      types.StringValue(e.Source),
-			"started_at":                  timeValue(e.StartAt),
-			"ends_at":                     timeValue(e.EndAt),
-			"remaining_seconds":           types.Int64Value(e.RemainingSeconds),
-			"justification":               types.StringValue(e.Justification),
-			"ticket":                      ticket,
-			"requested_by":                requestedBy,
-			"approvers":                   approverList,
-			"extended":                    types.BoolValue(e.Extended),
-		})
-		diags.Append(d...)
-		values = append(values, o)
-	}
-	list, d := types.ListValue(types.ObjectType{AttrTypes: activeElevationAttrTypes}, values)
-	diags.Append(d...)
-	return list, diags
+	resp.State.Raw = state
 }
