@@ -524,6 +524,10 @@ func (l *liveSession) check(now time.Time) bool {
 	l.mu.Lock()
 	last, touched := l.lastActivity, l.lastTouched
 	l.mu.Unlock()
+	if reason, msg, ok := l.endedInStore(); ok {
+		l.end(reason, msg)
+		return true
+	}
 	switch {
 	case l.authorizationEnded(now):
 		l.end(api.SessionEndAuthorizationEnded, "pamd: session ended: the checkout "+l.grant.CheckoutID+" that authorised it has ended (policy "+policyName(pol)+")")
@@ -565,6 +569,32 @@ func (l *liveSession) authorizationEnded(now time.Time) bool {
 		return false
 	}
 	return vault.Ended(co, now)
+}
+
+// endedInStore reports whether the stored session was ended, or asked to
+// end, by someone other than this gateway: an administrator's terminate
+// request served by another replica (which cannot reach this gateway, so it
+// ends the session in the store), or the sweep of a replica that took this
+// one for dead (gateway_lost). The store is what the API and
+// pam_sessions show, so the live session follows it within a tick: nobody
+// stays connected to a target while pamd reports the session over.
+func (l *liveSession) endedInStore() (reason, msg string, ok bool) {
+	var s api.Session
+	err := l.g.cfg.Store.View(context.Background(), func(tx store.Tx) (err error) { s, err = tx.GetSession(l.id); return err })
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			l.g.cfg.Logger.Warn("ssh gateway: cannot read the session", "session", l.id, "error", err.Error())
+		}
+		return "", "", false
+	}
+	switch {
+	case s.State == api.SessionTerminating,
+		s.State == api.SessionTerminated && s.EndReason == api.SessionEndTerminatedByAdmin:
+		return api.SessionEndTerminatedByAdmin, "pamd: session terminated by an administrator", true
+	case s.State == api.SessionTerminated:
+		return s.EndReason, "pamd: session ended (" + s.EndReason + ") by another pamd replica", true
+	}
+	return "", "", false
 }
 
 // elevationEnded reports whether the policy cuts sessions when their

@@ -627,6 +627,67 @@ func TestTerminateSessionCutsLiveSession(t *testing.T) {
 	}
 }
 
+// TestSessionEndedElsewhereIsCut: with replicas, a terminate request served
+// by another pamd, or the sweep of a replica that took this one for dead,
+// can only end the session in the store. The gateway that brokers it follows
+// the store at its next tick: the user is told and disconnected, and the
+// stored end (reason, ended_by) is kept.
+func TestSessionEndedElsewhereIsCut(t *testing.T) {
+	admin := api.Actor{Type: "user", ID: "root-admin"}
+	for _, tc := range []struct {
+		name   string
+		end    func(*api.Session, time.Time)
+		reason string
+		msg    string
+	}{
+		{"terminate through another replica", func(s *api.Session, now time.Time) {
+			s.State, s.EndReason, s.EndedAt, s.EndedBy = api.SessionTerminated, api.SessionEndTerminatedByAdmin, &now, &admin
+		}, api.SessionEndTerminatedByAdmin, "pamd: session terminated by an administrator"},
+		{"terminate requested, not yet ended", func(s *api.Session, _ time.Time) {
+			s.State, s.EndedBy = api.SessionTerminating, &admin
+		}, api.SessionEndTerminatedByAdmin, "pamd: session terminated by an administrator"},
+		{"swept by a replica that took this one for dead", func(s *api.Session, now time.Time) {
+			s.State, s.EndReason, s.EndedAt = api.SessionTerminated, api.SessionEndGatewayLost, &now
+		}, api.SessionEndGatewayLost, "pamd: session ended (gateway_lost) by another pamd replica"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, opts{})
+			c, seen := e.connect()
+			_, _, out := shell(t, c, seen)
+			id := e.waitLive(1)[0]
+			if n := e.gw.Tick(); n != 0 {
+				t.Fatalf("a live session the store still shows active was cut (%d)", n)
+			}
+			err := e.st.Update(e.ctx, func(tx store.Tx) error {
+				s, err := tx.GetSession(id)
+				if err != nil {
+					return err
+				}
+				tc.end(&s, e.clk.Now())
+				return tx.UpdateSession(s)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := e.gw.Tick(); n != 1 {
+				t.Fatalf("tick after the session ended in the store ended %d sessions, want 1", n)
+			}
+			out.waitFor(t, tc.msg)
+			done := make(chan struct{})
+			go func() { _ = c.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the connection stayed open")
+			}
+			s := e.waitEnded(id)
+			if s.EndReason != tc.reason || s.EndedBy == nil && tc.reason == api.SessionEndTerminatedByAdmin {
+				t.Fatalf("stored session ended %s by %v, want %s (ended_by kept)", s.EndReason, s.EndedBy, tc.reason)
+			}
+		})
+	}
+}
+
 func TestAuthenticationRefusals(t *testing.T) {
 	e := newEnv(t, opts{})
 	for _, tc := range []struct {
