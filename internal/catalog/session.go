@@ -485,10 +485,35 @@ func (SessionPolicySource) GetSessionPolicy(tx store.Tx, id string) (api.Session
 	return tx.GetSessionPolicy(id)
 }
 
-// CreateSession stores a new session, owned by this process (SessionOwner).
+// CreateSession stores a new session, owned by this process (NewSession).
 func (s *Sessions) CreateSession(ctx context.Context, sess api.Session) error {
-	owner := SessionOwner(s.Store)
-	return s.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateSession(sess, owner) })
+	return NewSession(ctx, s.Store, sess)
+}
+
+// ErrSessionLimit refuses a new session whose principal already has as many
+// pending, active or terminating sessions as the policy allows
+// (max_concurrent_sessions_per_principal).
+var ErrSessionLimit = errors.New("the principal already has as many sessions as the session policy allows")
+
+// NewSession stores sess, a new session this process brokers (its owner is
+// SessionOwner(st)). The same transaction first counts the principal's
+// unended sessions in the store against the limit of sess's policy
+// snapshot (ErrSessionLimit), so the limit holds across every replica's
+// gateway, not only within one process.
+func NewSession(ctx context.Context, st store.Store, sess api.Session) error {
+	owner := SessionOwner(st)
+	return st.Update(ctx, func(tx store.Tx) error {
+		if limit := sess.PolicySnapshot.MaxConcurrentSessionsPerPrincipal; limit > 0 {
+			n, err := tx.CountActiveSessions(sess.Principal)
+			if err != nil {
+				return err
+			}
+			if n >= limit {
+				return ErrSessionLimit
+			}
+		}
+		return tx.CreateSession(sess, owner)
+	})
 }
 
 // SessionOwner is the owner to record on a session this process brokers:

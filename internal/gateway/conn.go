@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/accessplane/terraform-provider-pam/internal/api"
+	"github.com/accessplane/terraform-provider-pam/internal/catalog"
 	"github.com/accessplane/terraform-provider-pam/internal/ids"
 	"github.com/accessplane/terraform-provider-pam/internal/pim"
 	"github.com/accessplane/terraform-provider-pam/internal/session"
@@ -214,12 +215,17 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 		first = pc
 	}
 
-	if !g.reserve(l) {
+	overLimit := func() {
 		msg := fmt.Sprintf("pamd: %s already has %d session(s), the most policy %s allows; close one first",
 			gr.Principal.Subject, pol.MaxConcurrent, policyName(pol))
 		g.auditDenied(ctx, "session.denied", l.actor(), "", "vault_account", gr.Account.ID, "concurrent_limit", msg)
 		first.fail(msg)
 		g.refuse(l.conn, chans, reqs, msg)
+	}
+	// This process's count first; the store's, over every replica, when
+	// the session is stored (catalog.ErrSessionLimit).
+	if !g.reserve(l) {
+		overLimit()
 		return
 	}
 	defer g.release(l)
@@ -234,7 +240,11 @@ func (l *liveSession) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs
 	if pol.MaxDuration > 0 {
 		l.sess.ExpiresAt = now.Add(pol.MaxDuration)
 	}
-	if err := g.cfg.Sessions.CreateSession(ctx, l.sess); err != nil {
+	if err := g.cfg.Sessions.CreateSession(ctx, l.sess); errors.Is(err, catalog.ErrSessionLimit) {
+		g.release(l) // now: refuse holds the connection until the client leaves
+		overLimit()
+		return
+	} else if err != nil {
 		g.cfg.Logger.Error("ssh gateway: cannot store session", "error", err.Error())
 		msg := "pamd: the session cannot be stored; try again later"
 		g.auditDenied(ctx, "session.denied", l.actor(), l.id, "vault_account", gr.Account.ID, "store_error", msg)

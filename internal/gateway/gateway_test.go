@@ -590,6 +590,44 @@ func TestConcurrentSessionLimit(t *testing.T) {
 	}
 }
 
+// TestConcurrentSessionLimitAcrossReplicas: the limit counts the
+// principal's sessions in the store, so a session alice holds through
+// another replica's gateway counts too (each gateway's own count would let
+// her open the limit on every replica).
+func TestConcurrentSessionLimitAcrossReplicas(t *testing.T) {
+	e := newEnv(t, opts{policy: &api.SessionPolicyInput{Name: "one-at-a-time", MaxConcurrentSessionsPerPrincipal: 1}})
+	now := e.clk.Now()
+	elsewhere := api.Session{ID: "ses_elsewhere", State: api.SessionActive, VaultAccountID: e.acct.ID,
+		Principal: api.Actor{Type: "user", ID: "alice"}, Protocol: api.SessionProtocolSSH, StartedAt: now, UpdatedAt: now,
+		CommandFilterHits: []api.CommandFilterHit{}}
+	if err := e.st.Update(e.ctx, func(tx store.Tx) error { return tx.CreateSession(elsewhere, "another-replica") }); err != nil {
+		t.Fatal(err)
+	}
+	c, seen := e.connect()
+	_, stderr, err := run(t, c, "echo here", seen)
+	if err == nil || !strings.Contains(stderr, "pamd: user:alice already has 1 session(s), the most policy one-at-a-time allows") {
+		t.Fatalf("session over the limit through another replica: %q %v", stderr, err)
+	}
+	if d := e.audits("session.denied"); len(d) != 1 || !strings.Contains(auditText(d[0]), "concurrent_limit") {
+		t.Fatalf("denied audits: %+v", d)
+	}
+	if len(e.target.Commands()) != 0 {
+		t.Fatal("the target was reached")
+	}
+	// Once that session has ended, alice may connect here.
+	err = e.st.Update(e.ctx, func(tx store.Tx) error {
+		elsewhere.State, elsewhere.EndReason, elsewhere.EndedAt = api.SessionTerminated, api.SessionEndClientClosed, &now
+		return tx.UpdateSession(elsewhere)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, seen2 := e.connect()
+	if out, _, err := run(t, c2, "echo here", seen2); err != nil || out != "here\n" {
+		t.Fatalf("after the other session ended: %q %v", out, err)
+	}
+}
+
 func auditText(ev api.AuditEvent) string {
 	var b strings.Builder
 	for _, c := range ev.Changes {

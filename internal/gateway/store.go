@@ -15,8 +15,7 @@ type StoreSessions struct{ Store store.Store }
 // CreateSession inserts the session, owned by this process
 // (catalog.SessionOwner) so that a sweep ends it if the process dies.
 func (s StoreSessions) CreateSession(ctx context.Context, se api.Session) error {
-	owner := catalog.SessionOwner(s.Store)
-	return s.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateSession(se, owner) })
+	return catalog.NewSession(ctx, s.Store, se)
 }
 
 // UpdateSession merges the gateway's view into the stored session in one

@@ -196,11 +196,12 @@ func (f *mxFixture) newSessionPolicy() string {
 	return p.ID
 }
 
-// newSession stores a live session of user "sess-owner" (the gateway's path).
+// newSession stores a live session of a fresh user "sess-owner-N" (the
+// gateway's path: each within its policy's concurrency limit).
 func (f *mxFixture) newSession() string {
 	now := f.clock.Now().UTC().Truncate(time.Second)
 	s := api.Session{ID: ids.New(api.PrefixSession, now), State: api.SessionActive, VaultAccountID: f.account,
-		Principal: api.Actor{Type: "user", ID: "sess-owner"}, SessionPolicyID: f.sessPolicy,
+		Principal: api.Actor{Type: "user", ID: f.uniq("sess-owner")}, SessionPolicyID: f.sessPolicy,
 		PolicySnapshot: session.NormalizePolicy(strictPolicy("p")), PolicyVersion: 1, Protocol: "ssh",
 		ClientIP: "192.0.2.1", StartedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
 	if err := f.d.Sessions().CreateSession(context.Background(), s); err != nil {
@@ -634,7 +635,7 @@ func matrixRows(f *mxFixture) []mxRow {
 			return mxReq{path: api.PathSessionPolicies + "/" + f.newSessionPolicy()}
 		}},
 
-		// --- sessions and recordings (the session belongs to user:sess-owner)
+		// --- sessions and recordings (each session belongs to a user:sess-owner-N)
 		{method: "GET", tmpl: "/v1/sessions", expect: everyone, why: "filtered to the caller's own unless admin/security/auditor", prep: fixed(api.PathSessions, nil),
 			hides: func(f *mxFixture) []string { return []string{f.sess} }, sees: readers},
 		{method: "GET", tmpl: "/v1/sessions/{id}", expect: readers, prep: func(f *mxFixture, _, _ string) mxReq { return mxReq{path: api.PathSessions + "/" + f.sess} }},
