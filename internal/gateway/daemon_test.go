@@ -156,13 +156,7 @@ func TestDaemonGatewayTerminateViaAPI(t *testing.T) {
 		t.Fatalf("terminated session: %+v", s)
 	}
 	out.waitFor(t, "pamd: session terminated by an administrator: incident 7")
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the API terminate did not cut the connection")
-	}
+	waitClosed(t, c, "the API terminate did not cut the connection")
 
 	resp, body = call(http.MethodGet, api.PathSessionRecordings+"/"+s.RecordingID+"/"+api.SegmentDownload, nil)
 	if resp.StatusCode != http.StatusOK {

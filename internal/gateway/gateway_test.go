@@ -218,6 +218,19 @@ func (e *env) connect() (*ssh.Client, *received) {
 	return c, seen
 }
 
+// waitClosed fails the test with why unless c (a connection or a session)
+// ends within 10 s.
+func waitClosed(t *testing.T, c interface{ Wait() error }, why string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal(why)
+	}
+}
+
 // run executes one command through a new session, with a deadline.
 func run(t *testing.T, c *ssh.Client, cmd string, seen *received) (stdout, stderr string, err error) {
 	t.Helper()
@@ -401,13 +414,7 @@ func TestCommandFilterOnExec(t *testing.T) {
 	if !strings.Contains(stderr, "session terminated by policy prod-ssh rule 2: no interactive root") {
 		t.Fatalf("terminate stderr %q", stderr)
 	}
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("terminate_session did not close the connection")
-	}
+	waitClosed(t, c, "terminate_session did not close the connection")
 	if got := e.target.Commands(); strings.Join(got, ",") != "echo alert me" {
 		t.Fatalf("target ran %v", got)
 	}
@@ -469,13 +476,7 @@ func TestInteractiveShellFilterAndRecording(t *testing.T) {
 	_, _ = io.WriteString(in, "echo \x1b[Atwo\r")
 	out.waitFor(t, "two\r\n$ ")
 	_, _ = io.WriteString(in, "exit\r")
-	done := make(chan struct{})
-	go func() { _ = s.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("shell did not end")
-	}
+	waitClosed(t, s, "shell did not end")
 	_ = c.Close()
 	if got := e.target.Commands(); strings.Join(got, ",") != "echo one,echo two,exit" {
 		t.Fatalf("target ran %v", got)
@@ -538,13 +539,7 @@ func TestIdleTimeoutAndMaxDuration(t *testing.T) {
 			e.clk.Advance(10 * time.Second)
 			e.gw.Tick()
 			out.waitFor(t, tc.msg)
-			done := make(chan struct{})
-			go func() { _ = c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("connection not closed")
-			}
+			waitClosed(t, c, "connection not closed")
 			if s := e.waitEnded(e.sessions()[0].ID); s.EndReason != tc.reason {
 				t.Fatalf("end reason %s", s.EndReason)
 			}
@@ -653,13 +648,7 @@ func TestTerminateSessionCutsLiveSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.waitFor(t, "pamd: session terminated by an administrator: incident 42")
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("terminate did not close the connection")
-	}
+	waitClosed(t, c, "terminate did not close the connection")
 	if s := e.waitEnded(id); s.EndReason != api.SessionEndTerminatedByAdmin {
 		t.Fatalf("end reason %s", s.EndReason)
 	}
@@ -711,13 +700,7 @@ func TestSessionEndedElsewhereIsCut(t *testing.T) {
 				t.Fatalf("tick after the session ended in the store ended %d sessions, want 1", n)
 			}
 			out.waitFor(t, tc.msg)
-			done := make(chan struct{})
-			go func() { _ = c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the connection stayed open")
-			}
+			waitClosed(t, c, "the connection stayed open")
 			s := e.waitEnded(id)
 			if s.EndReason != tc.reason || s.EndedBy == nil && tc.reason == api.SessionEndTerminatedByAdmin {
 				t.Fatalf("stored session ended %s by %v, want %s (ended_by kept)", s.EndReason, s.EndedBy, tc.reason)
